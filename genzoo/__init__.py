@@ -1,0 +1,63 @@
+"""genzoo: a plugin-based zoo of image generative models.
+
+    import genzoo
+    genzoo.list_families()                 # ['dcgan', ...]
+    model = genzoo.load("runs/dcgan-digits")  # or "user/model" on the Hub, or "dcgan"
+    images = model.sample(16, seed=0)      # (16, C, H, W) floats in [0, 1]
+
+Importing genzoo is cheap: torch and the plugins load on first use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+if TYPE_CHECKING:  # pragma: no cover
+    from genzoo.family import GenerativeModel
+
+
+def load(source: str, *, revision: str | None = None, device: str | None = None) -> GenerativeModel:
+    """A run directory, a Hub repo id (``user/model[@rev]``) or a family name -> model."""
+    from genzoo.hub import load as _load
+
+    return _load(source, revision=revision, device=device)
+
+
+def create(family: str, **overrides: Any) -> GenerativeModel:
+    """A fresh, untrained model of ``family`` (defaults plus ``overrides``)."""
+    from genzoo.hub import create as _create
+
+    return _create(family, **overrides)
+
+
+def list_families(pattern: str = "*") -> list[str]:
+    """Installed family names matching a shell wildcard."""
+    from genzoo.registry import families
+
+    return families.names(pattern)
+
+
+def train(family: str, **kwargs: Any) -> Any:
+    """Train ``family``; keyword arguments are config fields or Trainer options. See genzoo.engine.train."""
+    from genzoo.engine import train as _train
+
+    return _train(family, **kwargs)
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy access to the heavier submodules' public names.
+    lazy = {
+        "GenzooError": "genzoo.errors",
+        "Trainer": "genzoo.engine",
+        "load_dataset": "genzoo.data",
+    }
+    if name in lazy:
+        import importlib
+
+        return getattr(importlib.import_module(lazy[name]), name)
+    raise AttributeError(f"module 'genzoo' has no attribute '{name}'")
+
+
+__all__ = ["__version__", "load", "create", "list_families", "train"]

@@ -1,0 +1,91 @@
+"""`genzoo sample SOURCE`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from genzoo.cli import set_pairs
+
+
+def parse_label(label: str | None, model) -> object:  # noqa: ANN001
+    """'3' -> 3, '0,1,2' -> [0, 1, 2], 'all' -> 'all'. The model validates the range."""
+    from genzoo.errors import GenzooError
+
+    if label is None:
+        return None
+    if label == "all":
+        return "all"
+    try:
+        vals = [int(v) for v in label.split(",")]
+    except ValueError:
+        names = getattr(model, "meta", {}).get("data", {}).get("class_names", [])
+        if label in names:
+            return names.index(label)
+        raise GenzooError(f"--label takes a class number, a list like 0,3 or 'all'; got '{label}'") from None
+    return vals[0] if len(vals) == 1 else vals
+
+
+@click.command()
+@click.argument("source", required=False)
+@click.option("--from-hub", "hub", metavar="USER/MODEL[@REV]", help="Load from the Hugging Face Hub (through the cache).")
+@click.option("--revision", help="Hub branch, tag or commit.")
+@click.option("-n", "--num", "n", type=int, default=64, show_default=True, help="Number of images.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same images.")
+@click.option("--out", default="samples.png", show_default=True,
+              help="FILE.png for a grid, DIR/ for one PNG per image, FILE.npz for a uint8 (N, H, W, C) array.")
+@click.option("--label", help="Class for conditional models: 3, 0,1,2 or 'all' (a row per class).")
+@click.option("--sampler", help="Latent sampler (`genzoo list samplers`), e.g. truncated-normal.")
+@click.option("--truncation", type=float, help="Threshold for the truncated-normal sampler.")
+@click.option("--opt", "opts", multiple=True, metavar="KEY=VALUE", help="Extra sampler option (repeatable).")
+@click.option("--nrow", type=int, help="Images per grid row.")
+@click.option("--batch-size", type=int, default=256, show_default=True)
+@click.option("--device", default="cpu", show_default=True, help="auto | cpu | cuda | mps.")
+def sample(source: str | None, hub: str | None, revision: str | None, n: int, seed: int, out: str,
+           label: str | None, sampler: str | None, truncation: float | None, opts: tuple[str, ...],
+           nrow: int | None, batch_size: int, device: str) -> None:
+    """Draw N images from SOURCE: a run directory, a Hub repo id, or a family name (untrained)."""
+    import torch
+
+    from genzoo.errors import GenzooError
+    from genzoo.hub import load
+    from genzoo.images import save_grid, save_individual, save_npz
+
+    if bool(source) == bool(hub):
+        raise GenzooError("give a SOURCE (run directory or repo id) or --from-hub USER/MODEL, exactly one")
+    model = load(hub or source, revision=revision, device=device)
+    kwargs: dict[str, object] = dict(set_pairs(opts))
+    for k, v in list(kwargs.items()):
+        try:
+            kwargs[k] = float(v) if "." in str(v) or "e" in str(v).lower() else int(v)
+        except ValueError:
+            pass
+    if truncation is not None:
+        kwargs["truncation"] = truncation
+        sampler = sampler or "truncated-normal"
+    lab = parse_label(label, model)
+    if lab == "all":
+        if not model.is_conditional:
+            model.check_labels(0, 1)  # raises the "not conditional" error
+        k = model.config.num_classes
+        per = max(1, n // k)
+        lab = torch.arange(k).repeat_interleave(per)
+        n, nrow = per * k, nrow or per
+    images, labels = model.sample(n, seed=seed, labels=lab, sampler=sampler, batch_size=batch_size,
+                                  return_labels=True, **kwargs)
+    dest = Path(out)
+    if out.endswith(("/", "\\")) or (dest.exists() and dest.is_dir()):
+        paths = save_individual(images, dest)
+        where = f"{len(paths)} PNG files in {dest}/"
+    elif dest.suffix.lower() == ".npz":
+        save_npz(images, dest, labels)
+        where = str(dest)
+    elif dest.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp"):
+        save_grid(images, dest, nrow=nrow)
+        where = str(dest)
+    else:
+        raise GenzooError(f"--out '{out}': use a .png grid, a folder ending in /, or a .npz file")
+    from genzoo.console import console
+
+    console.print(f"wrote {n} samples (seed {seed}) -> [bold]{where}[/]")

@@ -1,0 +1,72 @@
+"""`genzoo train FAMILY`."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import click
+
+from genzoo.cli import set_pairs
+
+
+@click.command()
+@click.argument("family")
+@click.option("--data", help="Dataset: digits (default), fashion-mnist, folder:PATH ... (`genzoo list datasets`).")
+@click.option("--data-dir", type=click.Path(file_okay=False), help="Where to look for dataset files first.")
+@click.option("--steps", type=int, help="Optimisation steps (default: the family's).")
+@click.option("--epochs", type=float, help="Train for this many passes over the data instead of --steps.")
+@click.option("--batch-size", type=int, help="Images per step.")
+@click.option("--out", type=click.Path(file_okay=False), help="Run directory (default: runs/<family>-<data>[-N]).")
+@click.option("--max-time", help="Wall-clock budget, e.g. 90s, 10m, 1h: stop cleanly, checkpoint and samples written.")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Set a config field (repeatable), e.g. --set lr=1e-4.")
+@click.option("--config", "config_file", type=click.Path(), help="JSON or YAML file of config fields.")
+@click.option("--resume", is_flag=True, help="Continue the run in --out (or the latest matching run) from its last checkpoint.")
+@click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda[:N] | mps.")
+@click.option("--seed", type=int, help="Random seed (default 0): same seed, same run.")
+@click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32", show_default=True, help="Autocast precision.")
+@click.option("--compile", "compile_", is_flag=True, help="torch.compile the networks.")
+@click.option("--channels-last", is_flag=True, help="Use channels-last memory format.")
+@click.option("--progress/--no-progress", default=None, help="Show a progress bar (default: on a terminal).")
+def train(family: str, data: str | None, data_dir: str | None, steps: int | None, epochs: float | None,
+          batch_size: int | None, out: str | None, max_time: str | None, sets: tuple[str, ...],
+          config_file: str | None, resume: bool, device: str, seed: int | None, precision: str,
+          compile_: bool, channels_last: bool, progress: bool | None) -> None:
+    """Train FAMILY (e.g. dcgan) and write a run directory: config.json, model.safetensors,
+    README.md, samples.png, log.jsonl and resumable checkpoints."""
+    from genzoo.config import read_config_file
+    from genzoo.engine import UNBOUNDED, Trainer, latest_run_dir, parse_duration
+    from genzoo.errors import GenzooError
+    from genzoo.registry import families
+
+    fam = families.get(family)
+    overrides: dict[str, object] = {}
+    if config_file:
+        overrides.update(read_config_file(config_file))
+    overrides.update(set_pairs(sets))
+    for key, val in (("data", data), ("steps", steps), ("batch_size", batch_size), ("seed", seed)):
+        if val is not None:
+            overrides[key] = val
+    if steps is not None and epochs is not None:
+        raise GenzooError("give --steps or --epochs, not both")
+    # validate keys and types now, before any data is loaded
+    cfg = fam.default_config().update(overrides, source="--set" if sets else "config")
+    budget = parse_duration(max_time)
+    if budget is not None and steps is None and epochs is None and "steps" not in overrides and not resume:
+        overrides["steps"] = UNBOUNDED  # a time budget alone: train until it runs out
+    if resume and out is None:
+        found = latest_run_dir(fam.name, cfg.data)
+        if found is None:
+            raise GenzooError(f"no earlier {fam.name} run on {cfg.data} under runs/ to resume; pass --out RUN")
+        out = str(found)
+    trainer = Trainer(
+        fam, overrides=overrides, out=Path(out) if out else None, data_dir=data_dir, device=device,
+        resume=resume, max_time=budget, precision=precision, compile=compile_, channels_last=channels_last,
+        progress=progress,
+    )
+    if epochs is not None:
+        if epochs <= 0:
+            raise GenzooError(f"--epochs must be positive, got {epochs}")
+        n_steps = max(1, math.ceil(epochs * len(trainer.data) / trainer.config.batch_size))
+        trainer.config = trainer.config.update({"steps": n_steps})
+    trainer.fit()

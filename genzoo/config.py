@@ -1,0 +1,197 @@
+"""Typed configs: a dataclass per family, saved as JSON, overridable with ``key=value``.
+
+Every family config subclasses :class:`ModelConfig`, which holds the fields the engine
+and the data pipeline need. Values given as strings (``--set lr=1e-4``) are parsed
+against the field's type; unknown keys are rejected with the list of valid ones.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from genzoo.errors import GenzooError
+
+C = TypeVar("C", bound="ModelConfig")
+
+
+@dataclass
+class ModelConfig:
+    """Fields shared by every family. Families add their own by subclassing.
+
+    Shapes: the model makes images (N, channels, image_size, image_size).
+    """
+
+    # data and shape
+    data: str = "digits"  # dataset spec: name or name:arg (see `genzoo list datasets`)
+    image_size: int = 0  # square side in pixels; 0: the data's native size (32 for a model built without data)
+    channels: int = 1  # 1 (gray) or 3 (RGB); taken from the data at train time
+    num_classes: int = 0  # > 0 for class-conditional models; taken from the data when conditional
+    conditional: bool = False  # use labels (p(x|y)) when the family supports it
+
+    # optimisation, read by the engine
+    steps: int = 2000  # optimisation steps (one generator update per step for GANs)
+    batch_size: int = 64
+    lr: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    weight_decay: float = 0.0
+    optimizer: str = "adam"  # adam | adamw | rmsprop | sgd
+    grad_clip: float = 0.0  # max global grad norm per phase; 0 = off
+    ema: float = 0.0  # EMA decay of the sampling network's weights; 0 = off
+    ema_start: int = 0  # step at which EMA starts tracking (weights copied before)
+    seed: int = 0
+
+    # bookkeeping, read by the engine
+    log_every: int = 25  # steps between JSONL log lines and progress-bar updates
+    sample_every: int = 500  # steps between sample grids in samples/
+    checkpoint_every: int = 250  # steps between resumable checkpoints
+    num_samples: int = 64  # images in each sample grid
+
+    # -- helpers ---------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
+
+    @classmethod
+    def field_names(cls) -> list[str]:
+        return [f.name for f in dataclasses.fields(cls)]
+
+    @classmethod
+    def from_dict(cls: type[C], d: dict[str, Any], *, source: str = "config", strict: bool = True) -> C:
+        """Build from a dict, parsing values against field types; unknown keys raise."""
+        cfg = cls()
+        return cfg.update(d, source=source, strict=strict)
+
+    def update(self: C, d: dict[str, Any], *, source: str = "config", strict: bool = True) -> C:
+        """Return a copy with ``d`` applied. Strings are parsed against the field type."""
+        hints = _hints(type(self))
+        valid = self.field_names()
+        changes: dict[str, Any] = {}
+        for key, value in d.items():
+            if key not in hints:
+                if not strict:
+                    continue
+                import difflib
+
+                close = difflib.get_close_matches(key, valid, n=1)
+                hint = f"; did you mean '{close[0]}'?" if close else ""
+                raise GenzooError(
+                    f"unknown {source} key '{key}' for {type(self).__name__}{hint} "
+                    f"(valid keys: {', '.join(valid)})"
+                )
+            changes[key] = coerce(value, hints[key], key)
+        return dataclasses.replace(self, **changes)
+
+    def with_overrides(self: C, pairs: list[str] | tuple[str, ...]) -> C:
+        """Apply ``["lr=1e-4", "betas=0.0,0.9"]`` style overrides."""
+        d = {}
+        for pair in pairs:
+            if "=" not in pair:
+                raise GenzooError(f"--set expects key=value, got '{pair}' (e.g. --set lr=1e-4)")
+            k, v = pair.split("=", 1)
+            d[k.strip()] = v.strip()
+        return self.update(d, source="--set")
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def coerce(value: Any, tp: Any, key: str = "value") -> Any:
+    """Convert ``value`` (often a string from the CLI or a JSON scalar) to type ``tp``."""
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    try:
+        if origin in (typing.Union, types.UnionType):
+            if value is None or (isinstance(value, str) and value.lower() in ("none", "null")):
+                if type(None) in args:
+                    return None
+            errors = []
+            for a in args:
+                if a is type(None):
+                    continue
+                try:
+                    return coerce(value, a, key)
+                except GenzooError as e:
+                    errors.append(str(e))
+            raise GenzooError(errors[0] if errors else f"bad value for {key}")
+        if origin in (tuple, list):
+            if isinstance(value, str):
+                value = [v for v in value.replace("(", "").replace(")", "").replace("[", "").replace("]", "").split(",") if v.strip()]
+            items = list(value)
+            if origin is tuple and args and args[-1] is not Ellipsis:
+                if len(items) != len(args):
+                    raise GenzooError(f"{key} needs {len(args)} comma-separated values, got {len(items)}")
+                return tuple(coerce(v, a, key) for v, a in zip(items, args))
+            inner = args[0] if args else str
+            seq = [coerce(v, inner, key) for v in items]
+            return tuple(seq) if origin is tuple else seq
+        if tp is bool:
+            if isinstance(value, bool):
+                return value
+            s = str(value).strip().lower()
+            if s in _TRUE:
+                return True
+            if s in _FALSE:
+                return False
+            raise ValueError(value)
+        if tp is int:
+            if isinstance(value, bool):
+                raise ValueError(value)
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError(value)
+            return int(float(value)) if isinstance(value, str) and "e" in value.lower() else int(value)
+        if tp is float:
+            return float(value)
+        if tp is str:
+            return str(value)
+        if tp is Any:
+            return value
+        if dataclasses.is_dataclass(tp) and isinstance(value, dict):
+            return tp(**value)
+        return value
+    except (ValueError, TypeError):
+        name = getattr(tp, "__name__", str(tp))
+        raise GenzooError(f"{key} must be {name}, got {value!r}") from None
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """Read a JSON or YAML config file into a flat dict of overrides."""
+    p = Path(path)
+    if not p.is_file():
+        raise GenzooError(f"config file '{p}' not found")
+    text = p.read_text()
+    try:
+        if p.suffix.lower() in (".yaml", ".yml"):
+            try:
+                import yaml
+            except ImportError:
+                raise GenzooError("YAML configs need PyYAML: pip install pyyaml (or use a .json file)") from None
+            data = yaml.safe_load(text)
+        else:
+            data = json.loads(text)
+    except (ValueError, Exception) as e:
+        if isinstance(e, GenzooError):
+            raise
+        first = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise GenzooError(f"could not parse config file '{p}': {first}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise GenzooError(f"config file '{p}' must hold a mapping of key: value, not {type(data).__name__}")
+    # A saved run's config.json nests the model config under "config".
+    if "config" in data and isinstance(data["config"], dict) and "family" in data:
+        data = data["config"]
+    return data
+
+
+__all__ = ["ModelConfig", "coerce", "read_config_file", "dataclass", "field"]

@@ -1,0 +1,41 @@
+"""One rich console and one progress-bar factory for the whole package."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+console = Console(stderr=True, highlight=False)
+
+
+def progress_enabled() -> bool:
+    """Progress bars are on for terminals, off when GENZOO_PROGRESS=0."""
+    flag = os.environ.get("GENZOO_PROGRESS")
+    if flag is not None:
+        return flag not in ("0", "false", "no", "")
+    return sys.stderr.isatty()
+
+
+def make_progress(*extra_columns, transient: bool = False) -> Progress:
+    """The one progress factory: description, bar, n/total, elapsed, remaining, extras."""
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        *extra_columns,
+        console=console,
+        transient=transient,
+        disable=not progress_enabled(),
+    )

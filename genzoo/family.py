@@ -1,0 +1,423 @@
+"""Families, models and training recipes: what a plugin provides.
+
+A plugin gives genzoo a :class:`Family`: a name, a config dataclass, a model class
+(networks + how to sample), and a :class:`Recipe` (which optimizers exist and which loss
+each one minimises). The one training engine (:mod:`genzoo.engine`) runs every recipe;
+families never write their own loop.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import platform
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor, nn
+
+from genzoo.config import ModelConfig
+from genzoo.errors import GenzooError
+from genzoo.interfaces import to_unit
+
+WEIGHTS_NAME = "model.safetensors"
+CONFIG_NAME = "config.json"
+CARD_NAME = "README.md"
+SAMPLES_NAME = "samples.png"
+DEFAULT_IMAGE_SIZE = 32
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
+
+
+def genzoo_version() -> str:
+    from genzoo import __version__
+
+    return __version__
+
+
+# ------------------------------------------------------------------------------------------
+# Models
+# ------------------------------------------------------------------------------------------
+class GenerativeModel(nn.Module):
+    """Base class of every family's model: holds its networks and its config.
+
+    Subclasses set their networks as attributes (``self.generator``, ``self.discriminator``,
+    ``self.encoder``, ``self.denoiser`` ...) and implement :meth:`_sample_batch`.
+
+    Attributes:
+        config: the family's config dataclass.
+        meta: facts recorded in config.json beside the config (data, training, evaluation).
+        sampling_network: name of the attribute whose weights the engine keeps an EMA of,
+            and which sampling uses; None if the family has none.
+    """
+
+    family_name: ClassVar[str] = ""
+    sampling_network: ClassVar[str | None] = "generator"
+    default_sampler: ClassVar[str | None] = None
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        self.meta: dict[str, Any] = {}
+
+    # -- sampling --------------------------------------------------------------------------
+    @property
+    def device(self) -> torch.device:
+        for p in self.parameters():
+            return p.device
+        return torch.device("cpu")
+
+    @property
+    def is_conditional(self) -> bool:
+        return bool(self.config.conditional and self.config.num_classes > 0)
+
+    def check_labels(self, labels: Any, n: int) -> Tensor | None:
+        """Validate requested labels: ints, a list, or a tensor (n,). Returns int64 (n,) or None."""
+        if labels is None:
+            if not self.is_conditional:
+                return None
+            return torch.arange(n) % self.config.num_classes
+        if not self.is_conditional:
+            raise GenzooError(
+                f"this {self.family_name or 'model'} model is not conditional, so it takes no labels; "
+                "drop --label / labels=, or train a conditional family such as cgan"
+            )
+        k = self.config.num_classes
+        t = torch.as_tensor(labels, dtype=torch.long).flatten()
+        if t.numel() == 1:
+            t = t.expand(n).clone()
+        if t.numel() != n:
+            raise GenzooError(f"got {t.numel()} labels for {n} samples; give one label or exactly {n}")
+        bad = t[(t < 0) | (t >= k)]
+        if bad.numel():
+            raise GenzooError(f"label {int(bad[0])} is out of range; this model has classes 0..{k - 1}")
+        return t
+
+    @torch.inference_mode()
+    def sample(
+        self,
+        n: int,
+        *,
+        seed: int | None = None,
+        labels: Any = None,
+        sampler: str | None = None,
+        batch_size: int = 256,
+        return_labels: bool = False,
+        progress: bool = False,
+        **kwargs: Any,
+    ) -> Tensor | tuple[Tensor, Tensor | None]:
+        """Draw ``n`` images (n, C, H, W) with values in [0, 1].
+
+        The same ``seed`` gives the same images (all randomness comes from one CPU
+        ``torch.Generator`` seeded with it, whatever the device). Conditional models take
+        ``labels`` (an int or n ints); without them they cycle through the classes.
+        """
+        if n < 1:
+            raise GenzooError(f"number of samples must be at least 1, got {n}")
+        if seed is None:
+            seed = int(torch.randint(0, 2**31 - 1, (1,)).item())
+        gen = torch.Generator(device="cpu").manual_seed(int(seed))
+        y = self.check_labels(labels, n)
+        was_training = self.training
+        self.eval()
+        try:
+            out = self._sample_all(n, gen, y, sampler=sampler, batch_size=batch_size, progress=progress, **kwargs)
+        finally:
+            self.train(was_training)
+        images = to_unit(out.float()).cpu()
+        return (images, y) if return_labels else images
+
+    def _sample_all(
+        self, n: int, gen: torch.Generator, labels: Tensor | None, *, sampler: str | None,
+        batch_size: int, progress: bool = False, **kwargs: Any,
+    ) -> Tensor:
+        """Draw all noise up front from ``gen`` (so batching does not change results), then decode."""
+        noise = self.draw_noise(n, gen, sampler=sampler, **kwargs)
+        outs = []
+        for i in range(0, n, batch_size):
+            yb = labels[i : i + batch_size].to(self.device) if labels is not None else None
+            outs.append(self._sample_batch(noise[i : i + batch_size].to(self.device), yb, **kwargs))
+        return torch.cat(outs)
+
+    def draw_noise(self, n: int, gen: torch.Generator, *, sampler: str | None = None, **kwargs: Any) -> Tensor:
+        """The starting noise for ``n`` samples, drawn on the CPU from ``gen``."""
+        raise NotImplementedError
+
+    def _sample_batch(self, noise: Tensor, labels: Tensor | None, **kwargs: Any) -> Tensor:
+        """Noise (B, ...) [+ labels (B,)] -> images (B, C, H, W) in [-1, 1]."""
+        raise NotImplementedError
+
+    # -- save / load -----------------------------------------------------------------------
+    def config_dict(self) -> dict[str, Any]:
+        """What config.json holds: family, plugin, versions, the full config, data facts."""
+        from genzoo.registry import families
+
+        try:
+            dist = families.origin(self.family_name)
+        except GenzooError:
+            dist = "unknown"
+        return {
+            "family": self.family_name,
+            "plugin": {"distribution": dist, "version": _dist_version(dist)},
+            "genzoo_version": genzoo_version(),
+            "config": self.config.to_dict(),
+            "image": {
+                "channels": self.config.channels,
+                "image_size": self.config.image_size,
+                "num_classes": self.config.num_classes,
+                "value_range_in_model": [-1, 1],
+                "value_range_at_api": [0, 1],
+            },
+            **{k: v for k, v in self.meta.items() if k not in ("config", "family")},
+        }
+
+    def save_pretrained(self, directory: str | Path, *, card: bool = True, state_dict: dict[str, Tensor] | None = None) -> Path:
+        """Write config.json, model.safetensors (and README.md) in the Hub's repo layout."""
+        from genzoo.io import save_tensors, write_json
+
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        sd = state_dict if state_dict is not None else self.state_dict()
+        save_tensors(d / WEIGHTS_NAME, sd, metadata={"format": "pt", "genzoo_family": self.family_name})
+        write_json(d / CONFIG_NAME, self.config_dict())
+        if card:
+            from genzoo.cards import write_card
+
+            write_card(self, d)
+        return d
+
+    @classmethod
+    def from_pretrained(cls, source: str | Path, *, revision: str | None = None, device: str | None = None) -> GenerativeModel:
+        """Load from a run directory or a Hub repo id (``user/model``)."""
+        from genzoo.hub import load
+
+        model = load(str(source), revision=revision, device=device)
+        if not isinstance(model, cls):
+            raise GenzooError(f"'{source}' holds a {type(model).__name__}, not a {cls.__name__}")
+        return model
+
+
+class LatentModel(GenerativeModel):
+    """A model that samples by decoding latent vectors: GANs and VAEs.
+
+    Subclasses provide ``self.generator`` (a :class:`~genzoo.interfaces.Generator`).
+    Latents come from the sampler registry (``normal`` by default).
+    """
+
+    default_sampler = "normal"
+
+    @property
+    def latent_dim(self) -> int:
+        return int(self.config.latent_dim)  # type: ignore[attr-defined]
+
+    def sampler_names(self) -> list[str]:
+        from genzoo.registry import samplers
+
+        return [n for n in samplers.names() if samplers.get(n).supports(self)]
+
+    def draw_noise(self, n: int, gen: torch.Generator, *, sampler: str | None = None, **kwargs: Any) -> Tensor:
+        from genzoo.registry import samplers
+
+        name = sampler or self.default_sampler
+        s = samplers.get(name)
+        if not s.supports(self):
+            raise GenzooError(
+                f"sampler '{name}' cannot be used with a {self.family_name} model "
+                f"(usable: {', '.join(self.sampler_names())})"
+            )
+        return s.latents(self, n, gen, **{k: v for k, v in kwargs.items() if k in s.options})
+
+    def _sample_batch(self, noise: Tensor, labels: Tensor | None, **kwargs: Any) -> Tensor:
+        return self.generator(noise, labels)  # type: ignore[attr-defined]
+
+    @torch.inference_mode()
+    def decode(self, z: Tensor, labels: Any = None) -> Tensor:
+        """Latents (N, latent_dim) [+ labels] -> images (N, C, H, W) in [0, 1]."""
+        y = self.check_labels(labels, z.shape[0])
+        was = self.training
+        self.eval()
+        try:
+            out = self.generator(z.to(self.device), None if y is None else y.to(self.device))  # type: ignore[attr-defined]
+        finally:
+            self.train(was)
+        return to_unit(out.float()).cpu()
+
+
+def _dist_version(dist: str) -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def environment() -> dict[str, str]:
+    """Versions and hardware recorded in every run directory."""
+    import numpy
+
+    info = {
+        "genzoo": genzoo_version(),
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "cpu": platform.processor() or platform.machine(),
+        "threads": str(torch.get_num_threads()),
+    }
+    if torch.cuda.is_available():
+        info["cuda"] = str(torch.version.cuda)
+        info["gpu"] = torch.cuda.get_device_name(0)
+    return info
+
+
+# ------------------------------------------------------------------------------------------
+# Training recipes
+# ------------------------------------------------------------------------------------------
+@dataclass
+class Batch:
+    """One batch on the training device: images (B, C, H, W) in [-1, 1], labels (B,) or None.
+
+    ``extra`` carries anything else a dataset provides (e.g. the input image of a pair).
+    """
+
+    images: Tensor
+    labels: Tensor | None = None
+    extra: dict[str, Tensor] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+
+@dataclass
+class StepContext:
+    """What a phase's loss function sees.
+
+    ``state`` is shared by the phases of one step (e.g. the discriminator phase leaves the
+    fake images there for the generator phase), and cleared between steps.
+    """
+
+    model: GenerativeModel
+    batch: Batch
+    step: int
+    config: ModelConfig
+    device: torch.device
+    state: dict[str, Any] = field(default_factory=dict)
+
+
+LossFn = Callable[[StepContext], "Tensor | tuple[Tensor, dict[str, Tensor]]"]
+
+
+@dataclass
+class Phase:
+    """One optimizer and the loss it minimises.
+
+    Args:
+        name: short name used in logs ("d", "g", "model"); log keys are ``loss_<name>``.
+        modules: attribute names of the model whose parameters this phase's optimizer updates.
+        loss: fn(ctx) -> loss, or (loss, {name: scalar tensor}) for extra log values.
+        repeats: updates of this phase per step (e.g. n_critic); each repeat after the
+            first draws a fresh batch.
+        optimizer / lr / betas / weight_decay: override the config's values for this phase.
+        regularizers: fn(ctx) -> scalar, added to the loss (e.g. a gradient penalty);
+            logged as ``<phase>_<fn name>``.
+        after_step: fn(model) called after each optimizer step (e.g. weight clipping).
+    """
+
+    name: str
+    modules: Sequence[str]
+    loss: LossFn
+    repeats: int = 1
+    optimizer: str | None = None
+    lr: float | None = None
+    betas: tuple[float, float] | None = None
+    weight_decay: float | None = None
+    regularizers: list[Callable[[StepContext], Tensor]] = field(default_factory=list)
+    after_step: list[Callable[[GenerativeModel], None]] = field(default_factory=list)
+
+    def parameters(self, model: nn.Module) -> list[nn.Parameter]:
+        params: list[nn.Parameter] = []
+        for m in self.modules:
+            if not hasattr(model, m):
+                raise GenzooError(f"phase '{self.name}' names module '{m}', which the model does not have")
+            params.extend(p for p in getattr(model, m).parameters() if p.requires_grad)
+        return params
+
+
+@dataclass
+class Recipe:
+    """How to train a family: its phases, run in order once per step.
+
+    ``ema_module`` names the network whose weights are averaged (None: the model's
+    ``sampling_network``); the config's ``ema`` decay switches it on.
+    """
+
+    phases: list[Phase]
+    ema_module: str | None = None
+
+
+# ------------------------------------------------------------------------------------------
+# Families
+# ------------------------------------------------------------------------------------------
+class Family:
+    """What a plugin registers: a name, a config class, a model class and a recipe.
+
+    Minimal plugin::
+
+        class MyFamily(Family):
+            name = "mygan"
+            config_class = MyConfig
+            model_class = MyModel
+            def recipe(self, model, config): return Recipe([Phase(...)])
+
+    and in its pyproject: ``[project.entry-points."genzoo.families"] mygan = "my_pkg:MyFamily"``.
+    """
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    config_class: ClassVar[type[ModelConfig]] = ModelConfig
+    model_class: ClassVar[type[GenerativeModel]] = GenerativeModel
+    #: Markdown model-card template shipped with the plugin (None: cards/<name>.md or the default).
+    card_template: ClassVar[str | Path | None] = None
+    #: "unconditional-image-generation", "text-to-image", "image-to-image" ...
+    pipeline_tag: ClassVar[str] = "unconditional-image-generation"
+    #: True if the family can use class labels (then `conditional` is switched on by default).
+    supports_labels: ClassVar[bool] = False
+    #: Dataset keys (beyond images/labels) the family needs, e.g. ("inputs",) for pix2pix.
+    needs: ClassVar[tuple[str, ...]] = ()
+
+    def default_config(self, **overrides: Any) -> ModelConfig:
+        return self.config_class().update(overrides, source="override") if overrides else self.config_class()
+
+    def build(self, config: ModelConfig) -> GenerativeModel:
+        """Config -> untrained model (weights initialised, on the CPU)."""
+        if not isinstance(config, self.config_class):
+            raise GenzooError(f"{self.name} needs a {self.config_class.__name__}, got {type(config).__name__}")
+        if config.image_size == 0:  # no data to take the size from
+            config = dataclasses.replace(config, image_size=DEFAULT_IMAGE_SIZE)
+        model = self.model_class(config)
+        model.family_name = self.name  # type: ignore[misc]
+        return model
+
+    def recipe(self, model: GenerativeModel, config: ModelConfig) -> Recipe:
+        raise NotImplementedError(f"family {self.name} has no training recipe")
+
+    def configure_for_data(self, config: ModelConfig, data: Any) -> ModelConfig:
+        """Fit the config to a dataset: channels, classes. Called before ``build`` when training."""
+        changes: dict[str, Any] = {"channels": data.channels}
+        if self.supports_labels and config.conditional:
+            if data.num_classes < 2:
+                raise GenzooError(
+                    f"{self.name} is conditional but data '{data.name}' has no class labels; "
+                    "use a labelled dataset (digits, fashion-mnist, folder: with subfolders) or --set conditional=false"
+                )
+            changes["num_classes"] = data.num_classes
+        else:
+            changes["conditional"] = False
+            changes["num_classes"] = 0
+        return dataclasses.replace(config, **changes)
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "description": self.description, "config": self.config_class().to_dict()}

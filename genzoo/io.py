@@ -1,0 +1,142 @@
+"""Atomic file writing and pickle-free tensor state.
+
+Every file genzoo writes goes to a temporary name in the same folder and is renamed
+into place, so a crash or SIGKILL leaves either the old file or the new one, never
+half of one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from genzoo.errors import GenzooError
+
+
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it over ``path`` on success."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        with open(tmp_path, "rb+") as f:
+            os.fsync(f.fileno())
+        os.chmod(tmp_path, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; give the usual mode
+        os.replace(tmp_path, path)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def write_text(path: str | Path, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+
+
+def write_json(path: str | Path, obj: Any) -> None:
+    write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n")
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, (tuple, set)):
+        return list(o)
+    if isinstance(o, Path):
+        return str(o)
+    if isinstance(o, torch.Tensor):
+        return o.tolist()
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def read_json(path: str | Path, what: str = "file") -> Any:
+    p = Path(path)
+    try:
+        return json.loads(p.read_text())
+    except FileNotFoundError:
+        raise GenzooError(f"{what} '{p}' not found") from None
+    except ValueError as e:
+        raise GenzooError(f"{what} '{p}' is not valid JSON ({e}); the file may be truncated") from None
+
+
+def save_tensors(path: str | Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:
+    """Write a safetensors file atomically. Tensors are made contiguous and CPU-resident."""
+    flat = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
+    flat = _dedupe_storage(flat)
+    with atomic_path(path) as tmp:
+        save_file(flat, str(tmp), metadata=metadata)
+
+
+def _dedupe_storage(t: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    # safetensors refuses tensors sharing memory (tied weights); clone the later ones.
+    seen: set[int] = set()
+    out = {}
+    for k, v in t.items():
+        ptr = v.untyped_storage().data_ptr() if v.numel() else -1
+        if ptr in seen and ptr != -1:
+            v = v.clone()
+        seen.add(ptr)
+        out[k] = v
+    return out
+
+
+def load_tensors(path: str | Path, what: str = "weights file") -> dict[str, torch.Tensor]:
+    """Read a safetensors file; corrupted or truncated files raise a GenzooError."""
+    p = Path(path)
+    if not p.is_file():
+        raise GenzooError(f"{what} '{p}' not found")
+    try:
+        return load_file(str(p))
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        first = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise GenzooError(
+            f"{what} '{p}' is corrupted or truncated ({first}); re-download or re-save it"
+        ) from None
+
+
+# -- optimizer state without pickle ------------------------------------------------------
+def flatten_optimizer(prefix: str, state_dict: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Split an optimizer state_dict into tensors (for safetensors) and JSON scalars."""
+    tensors: dict[str, torch.Tensor] = {}
+    scalars: dict[str, Any] = {"param_groups": state_dict["param_groups"], "state": {}}
+    for idx, st in state_dict["state"].items():
+        entry: dict[str, Any] = {}
+        for key, val in st.items():
+            if isinstance(val, torch.Tensor):
+                tensors[f"{prefix}.{idx}.{key}"] = val
+                entry[key] = "__tensor__"
+            else:
+                entry[key] = val
+        scalars["state"][str(idx)] = entry
+    return tensors, scalars
+
+
+def unflatten_optimizer(prefix: str, tensors: dict[str, torch.Tensor], scalars: dict[str, Any]) -> dict[str, Any]:
+    state: dict[int, dict[str, Any]] = {}
+    for idx, entry in scalars["state"].items():
+        st = {}
+        for key, val in entry.items():
+            st[key] = tensors[f"{prefix}.{idx}.{key}"] if val == "__tensor__" else val
+        state[int(idx)] = st
+    groups = []
+    for g in scalars["param_groups"]:
+        g = dict(g)
+        if "betas" in g and isinstance(g["betas"], list):
+            g["betas"] = tuple(g["betas"])
+        groups.append(g)
+    return {"state": state, "param_groups": groups}

@@ -1,0 +1,47 @@
+"""The public plugin API: everything a family plugin needs, in one import.
+
+Built-in families (plugins/) import only from here, exactly as a third-party package would::
+
+    from genzoo.plugin import Family, GenerativeModel, Generator, Phase, Recipe, register_family
+
+See docs/plugins.md for a walk-through.
+"""
+
+from genzoo.adversarial import AdversarialConfig, AdversarialModel, adversarial_recipe
+from genzoo.config import ModelConfig
+from genzoo.data import ImageDataset, RawImages, load_dataset
+from genzoo.errors import GenzooError
+from genzoo.family import (
+    Batch,
+    Family,
+    GenerativeModel,
+    LatentModel,
+    Phase,
+    Recipe,
+    StepContext,
+)
+from genzoo.interfaces import Denoiser, Discriminator, Encoder, Generator, count_parameters, to_signed, to_unit
+from genzoo.losses import AdversarialLoss
+from genzoo.registry import (
+    datasets,
+    families,
+    losses,
+    metrics,
+    register_dataset,
+    register_family,
+    register_loss,
+    register_metric,
+    register_sampler,
+    samplers,
+)
+from genzoo.regularizers import clip_weights, gradient_penalty, penalty_at
+from genzoo.samplers import Sampler
+
+__all__ = [
+    "AdversarialConfig", "AdversarialModel", "adversarial_recipe", "ModelConfig", "ImageDataset", "RawImages",
+    "load_dataset", "GenzooError", "Batch", "Family", "GenerativeModel", "LatentModel", "Phase", "Recipe",
+    "StepContext", "Denoiser", "Discriminator", "Encoder", "Generator", "count_parameters", "to_signed", "to_unit",
+    "AdversarialLoss", "datasets", "families", "losses", "metrics", "samplers", "register_dataset",
+    "register_family", "register_loss", "register_metric", "register_sampler", "clip_weights",
+    "gradient_penalty", "penalty_at", "Sampler",
+]

@@ -1,0 +1,154 @@
+"""DCGAN (Radford, Metz and Chintala, 2016, arXiv:1511.06434) as a genzoo family.
+
+The paper's recipe: no pooling (strided convolutions down, transposed convolutions up),
+BatchNorm in both networks except the generator's output and the discriminator's input,
+ReLU in the generator with tanh at the output, LeakyReLU(0.2) in the discriminator,
+weights from N(0, 0.02), Adam with lr 2e-4 and beta1 0.5.
+
+Sizes: the generator starts from a base x base map (base 4..7) and doubles it until it
+reaches ``image_size``, so 16, 28 (7 -> 14 -> 28), 32 and 64 all work; the discriminator
+mirrors it. Uses only the public plugin API (genzoo.plugin), as a third-party plugin would.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from genzoo.plugin import (
+    AdversarialConfig,
+    AdversarialModel,
+    Discriminator,
+    Family,
+    Generator,
+    GenzooError,
+    Recipe,
+    adversarial_recipe,
+)
+
+__version__ = "0.1.0"
+
+
+def plan(image_size: int) -> tuple[int, int]:
+    """image_size -> (base, doublings) with base in 4..7: 32 -> (4, 3), 28 -> (7, 2)."""
+    for ups in range(6, 0, -1):
+        base, rem = divmod(image_size, 2**ups)
+        if rem == 0 and 4 <= base <= 7:
+            return base, ups
+    raise GenzooError(
+        f"DCGAN cannot make {image_size}x{image_size} images; use a size of base * 2^k with base 4..7 "
+        "(e.g. 16, 28, 32, 48, 64, 128)"
+    )
+
+
+def init_weights(m: nn.Module) -> None:
+    # The paper: all weights from a zero-centred normal with std 0.02.
+    if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear, nn.Embedding)):
+        nn.init.normal_(m.weight, 0.0, 0.02)
+        if getattr(m, "bias", None) is not None:
+            nn.init.zeros_(m.bias)
+    elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm, nn.LayerNorm)) and m.weight is not None:
+        nn.init.normal_(m.weight, 1.0, 0.02)
+        nn.init.zeros_(m.bias)
+
+
+def norm2d(kind: str, channels: int) -> nn.Module:
+    if kind == "batch":
+        return nn.BatchNorm2d(channels)
+    if kind == "layer":  # per-sample, so it is safe with a gradient penalty
+        return nn.GroupNorm(1, channels)
+    if kind == "none":
+        return nn.Identity()
+    raise GenzooError(f"unknown norm '{kind}'; use batch, layer or none")
+
+
+class DCGANGenerator(Generator):
+    """z (N, latent_dim) [+ labels] -> images (N, C, S, S) in [-1, 1]."""
+
+    def __init__(self, latent_dim: int, channels: int, image_size: int, width: int, num_classes: int = 0):
+        super().__init__()
+        self.latent_dim = latent_dim
+        base, ups = plan(image_size)
+        ch = width * 2 ** (ups - 1)  # widest at the smallest map, halving on the way up
+        # Conditional variant: a label embedding concatenated to z.
+        self.embed = nn.Embedding(num_classes, latent_dim) if num_classes else None
+        in_dim = latent_dim * (2 if num_classes else 1)
+        layers: list[nn.Module] = [
+            nn.ConvTranspose2d(in_dim, ch, base, 1, 0, bias=False), nn.BatchNorm2d(ch), nn.ReLU(True),
+        ]
+        for _ in range(ups - 1):
+            layers += [nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch // 2), nn.ReLU(True)]
+            ch //= 2
+        layers += [nn.ConvTranspose2d(ch, channels, 4, 2, 1, bias=False), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+        if self.embed is not None:
+            if labels is None:
+                raise GenzooError("this DCGAN generator is conditional and needs labels")
+            z = torch.cat([z, self.embed(labels)], dim=1)
+        return self.net(z[:, :, None, None])
+
+
+class DCGANDiscriminator(Discriminator):
+    """Images (N, C, S, S) in [-1, 1] [+ labels] -> logits (N,)."""
+
+    def __init__(self, channels: int, image_size: int, width: int, norm: str = "batch", num_classes: int = 0):
+        super().__init__()
+        base, ups = plan(image_size)
+        in_ch = channels + (1 if num_classes else 0)
+        # Conditional variant: the label as an extra constant image plane.
+        self.embed = nn.Embedding(num_classes, image_size * image_size) if num_classes else None
+        layers: list[nn.Module] = [nn.Conv2d(in_ch, width, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)]
+        ch = width
+        for _ in range(ups - 1):
+            layers += [nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=False), norm2d(norm, ch * 2), nn.LeakyReLU(0.2, True)]
+            ch *= 2
+        layers += [nn.Conv2d(ch, 1, base, 1, 0, bias=False)]
+        self.net = nn.Sequential(*layers)
+        self.image_size = image_size
+
+    def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
+        if self.embed is not None:
+            if labels is None:
+                raise GenzooError("this DCGAN discriminator is conditional and needs labels")
+            plane = self.embed(labels).view(-1, 1, self.image_size, self.image_size)
+            x = torch.cat([x, plane], dim=1)
+        return self.net(x).flatten()
+
+
+@dataclass
+class DCGANConfig(AdversarialConfig):
+    # Width 32 (the paper used 128 at 64 px) keeps the default digits run near a minute on
+    # a 2-core CPU: 37 ms per step at 32 px against 129 ms at width 64.
+    g_width: int = 32  # generator channels at the last hidden layer (doubling towards the input)
+    d_width: int = 32  # discriminator channels at the first layer (doubling with depth)
+    d_norm: str = "batch"  # batch | layer | none (use layer or none with a gradient penalty)
+    steps: int = 1500
+    ema: float = 0.999
+    sample_every: int = 500
+    checkpoint_every: int = 250
+
+
+class DCGANModel(AdversarialModel):
+    """generator: DCGANGenerator, discriminator: DCGANDiscriminator."""
+
+    def __init__(self, config: DCGANConfig):
+        super().__init__(config)
+        k = config.num_classes if config.conditional else 0
+        self.generator = DCGANGenerator(config.latent_dim, config.channels, config.image_size, config.g_width, k)
+        self.discriminator = DCGANDiscriminator(config.channels, config.image_size, config.d_width, config.d_norm, k)
+        self.apply(init_weights)
+
+
+class DCGANFamily(Family):
+    name = "dcgan"
+    description = "Deep convolutional GAN (Radford et al. 2016); 16-128 px, gray or RGB"
+    config_class = DCGANConfig
+    model_class = DCGANModel
+    supports_labels = True
+
+    def recipe(self, model: DCGANModel, config: DCGANConfig) -> Recipe:  # type: ignore[override]
+        return adversarial_recipe(model, config)
