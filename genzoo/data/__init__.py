@@ -194,6 +194,7 @@ DIGITS_TEST = 297  # fixed held-out split: the last 297 of a seeded permutation
 
 
 def _digits(arg: str | None, *, split: str, data_dir: str | None = None) -> RawImages:
+    """scikit-learn's bundled 8x8 handwritten digits, 10 classes; no download."""
     from sklearn.datasets import load_digits
 
     d = load_digits()
@@ -203,11 +204,12 @@ def _digits(arg: str | None, *, split: str, data_dir: str | None = None) -> RawI
     idx = perm[:-DIGITS_TEST] if split == "train" else perm[-DIGITS_TEST:]
     return RawImages(
         images=imgs[idx], labels=labels[idx], class_names=[str(i) for i in range(10)],
-        native_size=32, source="sklearn.datasets.load_digits (UCI optical digits, 8x8)",
+        native_size=16, source="sklearn.datasets.load_digits (UCI optical digits, 8x8)",
     )
 
 
-_digits.native_size = 32  # type: ignore[attr-defined]
+# 8x8 sources hold nothing a 16x16 model cannot show, and 16 px trains ~5x faster than 32.
+_digits.native_size = 16  # type: ignore[attr-defined]
 register_dataset("digits", _digits)
 
 
@@ -325,6 +327,7 @@ def _fashion_file(split: str, kind: str, data_dir: str | None, verify: bool) -> 
 
 
 def _fashion(arg: str | None, *, split: str, data_dir: str | None = None) -> RawImages:
+    """Zalando's Fashion-MNIST, 28x28 garments in 10 classes, from IDX files (checksummed)."""
     verify = os.environ.get("GENZOO_VERIFY_DATA", "1") != "0"
     ip = _fashion_file(split, "images", data_dir, verify)
     lp = _fashion_file(split, "labels", data_dir, verify)
@@ -347,6 +350,7 @@ FOLDER_MAX_SIZE = 64
 
 
 def _folder(arg: str | None, *, split: str, data_dir: str | None = None) -> RawImages:
+    """folder:PATH - images in a folder; subfolders become class labels."""
     if not arg:
         raise GenzooError("folder: needs a path, e.g. --data folder:~/pictures")
     root = Path(arg).expanduser()
