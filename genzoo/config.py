@@ -30,7 +30,7 @@ class ModelConfig:
     # data and shape
     data: str = "digits"  # dataset spec: name or name:arg (see `genzoo list datasets`)
     image_size: int = 0  # square side in pixels; 0: the data's native size (32 for a model built without data)
-    channels: int = 1  # 1 (gray) or 3 (RGB); taken from the data at train time
+    channels: int = 0  # 1 (gray) or 3 (RGB); 0: the data's (1 for a model built without data)
     num_classes: int = 0  # > 0 for class-conditional models; taken from the data when conditional
     conditional: bool = False  # use labels (p(x|y)) when the family supports it
 

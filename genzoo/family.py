@@ -223,9 +223,11 @@ class LatentModel(GenerativeModel):
         name = sampler or self.default_sampler
         s = samplers.get(name)
         if not s.supports(self):
+            needs = getattr(s, "requires", "")
             raise GenzooError(
-                f"sampler '{name}' cannot be used with a {self.family_name} model "
-                f"(usable: {', '.join(self.sampler_names())})"
+                f"sampler '{name}' cannot be used with a {self.family_name} model"
+                + (f": it needs {needs}" if needs else "")
+                + f" (usable: {', '.join(self.sampler_names())})"
             )
         return s.latents(self, n, gen, **{k: v for k, v in kwargs.items() if k in s.options})
 
@@ -356,6 +358,12 @@ class Recipe:
 
     phases: list[Phase]
     ema_module: str | None = None
+    #: fn(trainer, epoch) -> {name: float} or None, run on the main process each time a pass
+    #: over the training data ends (e.g. a held-out ELBO); the values go to log.jsonl.
+    after_epoch: list[Callable[[Any, int], dict[str, float] | None]] = field(default_factory=list)
+    #: fn(trainer), run once on the main process after the last step and before the final
+    #: save (e.g. fit a density on the latents); what it stores in the model is saved with it.
+    after_training: list[Callable[[Any], None]] = field(default_factory=list)
 
 
 # ------------------------------------------------------------------------------------------
@@ -395,8 +403,9 @@ class Family:
         """Config -> untrained model (weights initialised, on the CPU)."""
         if not isinstance(config, self.config_class):
             raise GenzooError(f"{self.name} needs a {self.config_class.__name__}, got {type(config).__name__}")
-        if config.image_size == 0:  # no data to take the size from
-            config = dataclasses.replace(config, image_size=DEFAULT_IMAGE_SIZE)
+        if config.image_size == 0 or config.channels == 0:  # no data to take them from
+            config = dataclasses.replace(config, image_size=config.image_size or DEFAULT_IMAGE_SIZE,
+                                         channels=config.channels or 1)
         model = self.model_class(config)
         model.family_name = self.name  # type: ignore[misc]
         return model
@@ -404,8 +413,23 @@ class Family:
     def recipe(self, model: GenerativeModel, config: ModelConfig) -> Recipe:
         raise NotImplementedError(f"family {self.name} has no training recipe")
 
+    def prepare_data(self, data: Any, config: ModelConfig) -> Any:
+        """Adapt a loaded dataset before training; the default returns it unchanged.
+
+        Called by the engine right after loading (also on resume), before
+        ``configure_for_data``. pix2pix uses it to resize to a supported size and to build
+        (input, target) pairs from its ``task`` and ``direction`` config fields.
+        """
+        return data
+
     def configure_for_data(self, config: ModelConfig, data: Any) -> ModelConfig:
         """Fit the config to a dataset: channels, classes. Called before ``build`` when training."""
+        if config.channels and config.channels != data.channels:
+            kind = {1: "grayscale", 3: "RGB"}
+            raise GenzooError(
+                f"data '{data.name}' is {kind.get(data.channels, data.channels)} but channels={config.channels} "
+                f"was asked for; drop --set channels or use {kind.get(config.channels, 'matching')} data"
+            )
         changes: dict[str, Any] = {"channels": data.channels}
         if self.supports_labels and config.conditional:
             if data.num_classes < 2:

@@ -181,3 +181,11 @@ def test_rgb_photo_values_survive(tmp_path):
     d = load_dataset(f"folder:{tmp_path}")
     assert d.images.shape == (1, 3, 8, 8)
     assert torch.all(d.images[0, 0] == 1) and torch.all(d.images[0, 1:] == -1)
+
+
+def test_explicit_channels_that_do_not_match_the_data(tmp_path):
+    from genzoo.engine import train
+
+    with pytest.raises(GenzooError, match="data 'digits' is grayscale but channels=3 was asked for"):
+        train("dcgan", out=tmp_path / "r", progress=False, channels=3, steps=1)
+    assert not (tmp_path / "r" / "model.safetensors").exists()
