@@ -89,13 +89,18 @@ class ModelConfig:
 
     def with_overrides(self: C, pairs: list[str] | tuple[str, ...]) -> C:
         """Apply ``["lr=1e-4", "betas=0.0,0.9"]`` style overrides."""
-        d = {}
-        for pair in pairs:
-            if "=" not in pair:
-                raise GenzooError(f"--set expects key=value, got '{pair}' (e.g. --set lr=1e-4)")
-            k, v = pair.split("=", 1)
-            d[k.strip()] = v.strip()
-        return self.update(d, source="--set")
+        return self.update(parse_pairs(pairs), source="--set")
+
+
+def parse_pairs(pairs: list[str] | tuple[str, ...]) -> dict[str, str]:
+    """('a=1', 'b=x') -> {'a': '1', 'b': 'x'}, with a clear error for a malformed pair."""
+    out = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise GenzooError(f"expected key=value, got '{pair}' (e.g. --set lr=1e-4)")
+        k, v = pair.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
 
 
 def _hints(cls: type) -> dict[str, Any]:

@@ -36,7 +36,7 @@ def test_unknown_key_is_rejected_with_the_valid_list():
     ("steps=abc", "steps must be int, got 'abc'"),
     ("betas=0.5", "betas needs 2 comma-separated values, got 1"),
     ("conditional=maybe", "conditional must be bool"),
-    ("steps", "expects key=value"),
+    ("steps", "expected key=value, got .steps."),
 ])
 def test_bad_values_say_what_is_wrong(pair, err):
     with pytest.raises(GenzooError, match=err):

@@ -13,12 +13,18 @@ from typing import Any
 
 import click
 
+from genzoo.config import parse_pairs as set_pairs  # noqa: F401  (key=value options of subcommands)
+
 COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("genzoo.cli.train:train", "Train a family on a dataset into a run directory."),
     "sample": ("genzoo.cli.sample:sample", "Sample images from a run directory or a Hub repo."),
     "list": ("genzoo.cli.inspect:list_cmd", "List families, losses, samplers, datasets or metrics."),
     "info": ("genzoo.cli.inspect:info", "Show a family's description and configuration."),
     "plugins": ("genzoo.cli.inspect:plugins", "Show discovered plugins and whether they loaded."),
+    "eval": ("genzoo.cli.eval:eval_cmd", "Score generated images: FID, KID, IS, precision/recall, memorisation ..."),
+    "translate": ("genzoo.cli.translate:translate", "Translate images with an image-to-image model (pix2pix)."),
+    "bench": ("genzoo.cli.bench:bench", "Measure training/sampling speed, memory and engine overhead per family."),
+    "push": ("genzoo.cli.push:push", "Upload a run's model and its model card to the Hugging Face Hub."),
 }
 
 
@@ -95,16 +101,3 @@ def _error(msg: str) -> None:
     from genzoo.console import console
 
     console.print(f"[bold red]error:[/] {msg}", soft_wrap=True, markup=True, highlight=False)
-
-
-def set_pairs(pairs: tuple[str, ...]) -> dict[str, str]:
-    """('a=1', 'b=x') -> {'a': '1', 'b': 'x'}, with a clear error for a malformed pair."""
-    from genzoo.errors import GenzooError
-
-    out = {}
-    for p in pairs:
-        if "=" not in p:
-            raise GenzooError(f"expected key=value, got '{p}' (e.g. --set lr=1e-4)")
-        k, v = p.split("=", 1)
-        out[k.strip()] = v.strip()
-    return out
