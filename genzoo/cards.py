@@ -1,36 +1,65 @@
 """Model cards: README.md rendered from a template in ``cards/`` with the run's facts.
 
 Template lookup, first found wins: the family's own ``card_template`` (a plugin may ship
-one), ``cards/<family>.md`` shipped with genzoo, ``cards/default.md``. Templates are
-Jinja2 Markdown; huggingface_hub's ModelCard renders them and writes the YAML front
-matter from a ModelCardData, so the card parses on the Hub.
+one: a path to a Markdown file, or the template text itself), ``cards/<family>.md`` shipped
+with genzoo, ``cards/default.md``. Templates are Jinja2 Markdown whose first block is
+``---\\n{{ card_data }}\\n---``; huggingface_hub's ModelCard renders them and writes that YAML
+front matter from a ModelCardData, so the card parses on the Hub.
+
+Evaluation results come from ``model.meta["evaluation"]``, a list of entries::
+
+    {"metric": "fid", "value": 23.1, "name": "FID (Inception-v3 pool3)",
+     "protocol": {"feature_extractor": "inception-v3-pool3", "num_samples": 10000,
+                  "reference": "fashion-mnist test (10000 images)"},
+     "dataset": "fashion-mnist", "split": "test"}          # dataset and split optional
+
+``protocol`` is a dict (written to model-index as the metric's ``args``) or a short string
+(written as its ``config``). Each entry becomes one huggingface_hub ``EvalResult``, so the
+card's ``model-index`` carries the metric, its value and how it was measured.
+
+Template variables: everything in :func:`card_facts` (family, config, data, dataset, steps,
+wall_time_text, hardware, evaluation, repo_id, conditional, num_classes, class_names,
+config_json, ...) plus the card metadata (license, tags, datasets, pipeline_tag).
 """
 
 from __future__ import annotations
 
+import json
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from genzoo.family import CARD_NAME
 
+DEFAULT_LICENSE = "mit"
+REPO_PLACEHOLDER = "<user>/<model>"
+# genzoo dataset names -> dataset ids on the Hub, so the card links the data it was trained on.
+HUB_DATASETS = {"fashion-mnist": "zalando-datasets/fashion_mnist", "mnist": "ylecun/mnist",
+                "cifar10": "uoft-cs/cifar10", "digits": "sklearn-digits"}
+
 
 def template_text(family_name: str) -> str:
+    """The card template for ``family_name`` (see the module docstring for the lookup order)."""
     from genzoo.registry import families
 
     try:
-        fam = families.get(family_name)
-        own = getattr(fam, "card_template", None)
-    except Exception:
+        own = getattr(families.get(family_name), "card_template", None)
+    except Exception:  # an uninstalled family still gets a card
         own = None
     if own:
-        p = Path(own)
-        return p.read_text() if p.is_file() else str(own)
+        if isinstance(own, Path) or (isinstance(own, str) and "\n" not in own and own.endswith(".md")):
+            p = Path(own)
+            if not p.is_file():
+                from genzoo.errors import GenzooError
+
+                raise GenzooError(f"family '{family_name}' names card template '{p}', which does not exist")
+            return p.read_text(encoding="utf-8")
+        return str(own)
     for base in template_dirs():
         for name in (f"{family_name}.md", "default.md"):
             f = base / name
             if f.is_file():
-                return f.read_text()
+                return f.read_text(encoding="utf-8")
     raise FileNotFoundError("genzoo's cards/default.md is missing; reinstall genzoo")
 
 
@@ -48,77 +77,155 @@ def template_dirs() -> list[Any]:
 
 
 def card_facts(model: Any) -> dict[str, Any]:
+    """What a card template can use, from the model's config and ``meta``."""
     cfg = model.config.to_dict()
-    data = model.meta.get("data", {})
-    training = model.meta.get("training", {})
-    env = training.get("environment", {})
+    data = model.meta.get("data", {}) or {}
+    training = model.meta.get("training", {}) or {}
+    env = training.get("environment", {}) or {}
+    dataset = data.get("name") or cfg.get("data", "") or ""
+    repo_id = model.meta.get("repo_id") or REPO_PLACEHOLDER
     return {
         "family": model.family_name,
         "config": cfg,
+        "config_json": json.dumps(cfg, indent=2),
         "data": data,
-        "dataset": data.get("name", cfg.get("data", "")),
+        "dataset": dataset,
+        "class_names": data.get("class_names", []),
         "training": training,
         "steps": training.get("steps", 0),
+        "images_seen": training.get("images_seen"),
         "wall_time": training.get("wall_time_s"),
-        "hardware": env.get("gpu") or env.get("cpu") or "",
+        "wall_time_text": _duration(training.get("wall_time_s")),
+        "hardware": _hardware(env, training),
         "device": training.get("device", ""),
+        "precision": training.get("precision", ""),
         "environment": env,
-        "evaluation": model.meta.get("evaluation", []),
-        "repo_id": model.meta.get("repo_id", "<user>/<model>"),
+        "evaluation": [_eval_row(e) for e in model.meta.get("evaluation", []) or []],
+        "repo_id": repo_id,
+        "has_repo": repo_id != REPO_PLACEHOLDER,
+        "plugin": (model.meta.get("plugin") or {}).get("distribution") or _plugin_of(model.family_name),
         "conditional": model.is_conditional,
         "num_classes": model.config.num_classes,
     }
 
 
-def render_card(model: Any) -> str:
-    from huggingface_hub import ModelCard, ModelCardData
-
+def _plugin_of(family: str) -> str:
     from genzoo.registry import families
 
-    facts = card_facts(model)
     try:
-        pipeline = families.get(model.family_name).pipeline_tag
+        return families.origin(family)
     except Exception:
-        pipeline = "unconditional-image-generation"
+        return f"genzoo-{family}"
+
+
+def _duration(seconds: Any) -> str:
+    if seconds is None:
+        return "n/a"
+    s = float(seconds)
+    if s < 60:
+        return f"{s:.1f} s"
+    if s < 3600:
+        return f"{int(s // 60)} min {int(s % 60)} s"
+    return f"{int(s // 3600)} h {int(s % 3600 // 60)} min"
+
+
+def _hardware(env: dict[str, Any], training: dict[str, Any]) -> str:
+    if env.get("gpu"):
+        n = training.get("world_size", 1)
+        return f"{n} x {env['gpu']}" if n and n > 1 else str(env["gpu"])
+    cpu = env.get("cpu") or "unknown"
+    threads = env.get("threads")
+    return f"CPU ({cpu}, {threads} threads)" if threads else f"CPU ({cpu})"
+
+
+def _eval_row(e: dict[str, Any]) -> dict[str, Any]:
+    """An evaluation entry plus ``protocol_text`` for tables."""
+    row = dict(e)
+    p = e.get("protocol")
+    if isinstance(p, dict):
+        row["protocol_text"] = ", ".join(f"{k}: {v}" for k, v in p.items())
+    else:
+        row["protocol_text"] = "" if p is None else str(p)
+    row.setdefault("name", str(e.get("metric", "")))
+    return row
+
+
+def pipeline_tag_of(family_name: str) -> str:
+    from genzoo.registry import families
+
+    try:
+        return families.get(family_name).pipeline_tag
+    except Exception:
+        return "unconditional-image-generation"
+
+
+def card_data(model: Any, facts: dict[str, Any] | None = None) -> Any:
+    """The card's YAML metadata as a huggingface_hub ModelCardData."""
+    from huggingface_hub import ModelCardData
+
+    facts = facts or card_facts(model)
     ds = facts["dataset"]
-    data = ModelCardData(
+    tags = ["genzoo", model.family_name, "image-generation"]
+    if facts["conditional"]:
+        tags.append("class-conditional")
+    evals = eval_results(model, facts)
+    extra: dict[str, Any] = {}
+    if evals:  # model-index needs a name; without results the key would only clutter the YAML
+        extra["model_name"] = facts["repo_id"] if facts["has_repo"] else f"{model.family_name}-{ds or 'model'}"
+    return ModelCardData(
         library_name="genzoo",
-        license="mit",
-        tags=["genzoo", model.family_name, "image-generation"],
-        datasets=[_hub_dataset(ds)] if ds else None,
-        pipeline_tag=pipeline,
-        eval_results=_eval_results(model, facts) or None,
-        model_name=facts["repo_id"],
+        license=model.meta.get("license") or DEFAULT_LICENSE,
+        tags=tags,
+        datasets=[hub_dataset(ds)] if ds else None,
+        pipeline_tag=pipeline_tag_of(model.family_name),
+        eval_results=evals or None,
+        **extra,
     )
+
+
+def render_card(model: Any) -> str:
+    """README.md text for ``model``: YAML metadata + the family's template filled with its facts."""
+    from huggingface_hub import ModelCard
+
+    facts = card_facts(model)
+    data = card_data(model, facts)
     card = ModelCard.from_template(data, template_str=template_text(model.family_name), **facts)
     return str(card)
 
 
-def _hub_dataset(name: str) -> str:
-    return {"fashion-mnist": "zalando-datasets/fashion_mnist", "digits": "sklearn-digits"}.get(name, name.split(":")[0])
+def hub_dataset(name: str) -> str:
+    """genzoo dataset spec -> the id used in the card ('folder:/my/pics' -> 'folder', never a path)."""
+    base = name.split(":")[0]
+    return HUB_DATASETS.get(base, base)
 
 
-def _eval_results(model: Any, facts: dict[str, Any]) -> list[Any]:
-    """meta['evaluation'] items {metric, value, feature_extractor, num_samples} -> EvalResult."""
+def eval_results(model: Any, facts: dict[str, Any]) -> list[Any]:
+    """meta['evaluation'] entries {metric, value, name, protocol[, dataset, split]} -> EvalResult."""
     from huggingface_hub import EvalResult
 
+    task = pipeline_tag_of(model.family_name)
     out = []
     for e in facts["evaluation"]:
+        ds = str(e.get("dataset") or facts["dataset"] or "unknown")
+        proto = e.get("protocol")
         out.append(
             EvalResult(
-                task_type=model.meta.get("task_type", "unconditional-image-generation"),
-                dataset_type=_hub_dataset(facts["dataset"]),
-                dataset_name=facts["dataset"],
+                task_type=task,
+                dataset_type=hub_dataset(ds),
+                dataset_name=ds,
+                dataset_split=e.get("split"),
                 metric_type=str(e["metric"]).lower(),
                 metric_value=float(e["value"]),
-                metric_name=e.get("name", e["metric"]),
-                metric_config=e.get("protocol"),
+                metric_name=str(e.get("name") or e["metric"]),
+                metric_config=proto if isinstance(proto, str) else None,
+                metric_args=dict(proto) if isinstance(proto, dict) else None,
             )
         )
     return out
 
 
 def write_card(model: Any, directory: str | Path) -> Path:
+    """Render the card into ``directory/README.md`` (atomically)."""
     from genzoo.io import write_text
 
     path = Path(directory) / CARD_NAME

@@ -1,27 +1,44 @@
-"""Loading models: from a run directory, a Hugging Face Hub repo, or a family name.
+"""Loading and sharing models: a run directory, a Hugging Face Hub repo, or a family name.
 
-Only ``model.safetensors`` is ever read; nothing downloaded is executed (the family code
-comes from installed plugins, chosen by name through the registry).
+Only ``config.json`` and ``model.safetensors`` are ever read; nothing downloaded is executed
+(the family's code comes from installed plugins, chosen by name through the registry), and
+there is no ``trust_remote_code`` path. Hub traffic goes through huggingface_hub's own client
+and its cache, so a model used once loads again without the network, and with
+``HF_HUB_OFFLINE=1``.
+
+The environment variables huggingface_hub documents are honoured: ``HF_ENDPOINT``,
+``HF_TOKEN``, ``HF_HOME``, ``HF_HUB_CACHE``, ``HF_HUB_OFFLINE``. genzoo reads them when a
+model is loaded or pushed (huggingface_hub itself reads most of them once, when it is first
+imported), so a program may set them after importing genzoo and still be obeyed.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import torch
 
 from genzoo.errors import GenzooError
-from genzoo.family import CONFIG_NAME, PICKLE_SUFFIXES, WEIGHTS_NAME, GenerativeModel
+from genzoo.family import CARD_NAME, CONFIG_NAME, PICKLE_SUFFIXES, SAMPLES_NAME, WEIGHTS_NAME, GenerativeModel
 
 REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+#: The files a genzoo model repo holds; downloads fetch only these.
+HUB_FILES = (CONFIG_NAME, WEIGHTS_NAME, CARD_NAME, SAMPLES_NAME)
 
 
 def split_revision(source: str, revision: str | None = None) -> tuple[str, str | None]:
     """'user/model@v1' -> ('user/model', 'v1')."""
     if "@" in source and not Path(source).exists():
         repo, _, rev = source.rpartition("@")
+        if not rev:
+            raise GenzooError(f"'{source}' ends with '@' but names no revision; use user/model@BRANCH_OR_COMMIT")
         if revision and rev != revision:
             raise GenzooError(f"two revisions given: '@{rev}' in the name and revision='{revision}'")
         return repo, rev
@@ -49,7 +66,10 @@ def load(source: str | Path, *, revision: str | None = None, device: str | torch
     else:
         repo, rev = split_revision(src, revision)
         if REPO_ID.match(repo):
-            model = load_from_dir(download(repo, revision=rev))
+            model = load_from_dir(download(repo, revision=rev), origin=_describe(repo, rev))
+            model.meta["repo_id"] = repo
+            if rev:
+                model.meta["revision"] = rev
         else:
             hint = ""
             import difflib
@@ -75,30 +95,61 @@ def create(family: str, **overrides: Any) -> GenerativeModel:
     return fam.build(fam.default_config(**overrides))
 
 
-def load_from_dir(d: str | Path) -> GenerativeModel:
-    """Read config.json + model.safetensors from a folder in the Hub layout."""
+def _describe(repo_id: str, revision: str | None) -> str:
+    return f"Hub repo '{repo_id}'" + (f" at revision '{revision}'" if revision else "")
+
+
+def load_from_dir(d: str | Path, *, origin: str | None = None) -> GenerativeModel:
+    """Read config.json + model.safetensors from a folder in the Hub layout.
+
+    ``origin`` names where the folder came from (e.g. "Hub repo 'user/model'") in errors,
+    instead of the folder's path.
+    """
     from genzoo.io import load_tensors, read_json
 
     d = Path(d)
+    where = origin or f"'{d}'"
     cfg_path = d / CONFIG_NAME
     if not cfg_path.is_file():
-        raise GenzooError(f"'{d}' has no {CONFIG_NAME}; it is not a genzoo model (expected {CONFIG_NAME} + {WEIGHTS_NAME})")
+        raise GenzooError(f"{where} has no {CONFIG_NAME}; it is not a genzoo model (expected {CONFIG_NAME} + {WEIGHTS_NAME})")
     meta = read_json(cfg_path, "model config")
-    if not isinstance(meta, dict) or "family" not in meta or "config" not in meta:
-        raise GenzooError(f"'{cfg_path}' is not a genzoo config (it has no 'family' and 'config' keys)")
+    if not isinstance(meta, dict) or "family" not in meta or not isinstance(meta.get("config"), dict):
+        raise GenzooError(f"the {CONFIG_NAME} of {where} is not a genzoo config (it has no 'family' and 'config' keys)")
     weights = d / WEIGHTS_NAME
     if not weights.is_file():
         pickles = sorted(p.name for p in d.iterdir() if p.suffix in PICKLE_SUFFIXES)
         if pickles:
-            raise GenzooError(
-                f"'{d}' offers only pickled weights ({', '.join(pickles)}); genzoo reads safetensors only, "
-                "because unpickling can run arbitrary code. Ask the author for model.safetensors"
-            )
-        raise GenzooError(f"'{d}' has no {WEIGHTS_NAME}")
-    model = model_from_config(meta, where=str(cfg_path))
-    state = load_tensors(weights, "weights file")
-    load_state_strict(model, state, where=str(weights))
+            raise _pickle_error(where, pickles)
+        raise GenzooError(f"{where} has no {WEIGHTS_NAME}")
+    model = model_from_config(meta, where=f"the {CONFIG_NAME} of {where}")
+    if origin:
+        state = _read_downloaded_weights(weights, f"the {WEIGHTS_NAME} of {where}")
+        load_state_strict(model, state, where=f"the {WEIGHTS_NAME} of {where}")
+    else:
+        state = load_tensors(weights, "weights file")
+        load_state_strict(model, state, where=str(weights))
     return model
+
+
+def _read_downloaded_weights(path: Path, what: str) -> dict[str, torch.Tensor]:
+    """Like genzoo.io.load_tensors, with a message about the repo rather than the cache path."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        raise GenzooError(
+            f"{what} is corrupted or truncated ({_first_line(e)}); nothing was loaded. Ask the author to "
+            "re-upload it"
+        ) from None
+
+
+def _pickle_error(where: str, pickles: list[str]) -> GenzooError:
+    return GenzooError(
+        f"{where} offers only pickled weights ({', '.join(pickles[:3])}); genzoo reads {WEIGHTS_NAME} only, "
+        "because unpickling can run arbitrary code. Ask the author to upload safetensors weights"
+    )
 
 
 def model_from_config(meta: dict[str, Any], where: str = "config.json") -> GenerativeModel:
@@ -106,9 +157,9 @@ def model_from_config(meta: dict[str, Any], where: str = "config.json") -> Gener
     from genzoo.family import genzoo_version
     from genzoo.registry import families
 
-    name = meta["family"]
+    name = str(meta["family"])
     if name not in families.names():
-        dist = (meta.get("plugin") or {}).get("distribution")
+        dist = (meta.get("plugin") or {}).get("distribution") if isinstance(meta.get("plugin"), dict) else None
         pkg = dist if dist and dist not in ("unknown", "genzoo") else f"genzoo-{name}"
         raise GenzooError(
             f"this model needs the '{name}' family, which is not installed; install its plugin: pip install {pkg}"
@@ -116,7 +167,7 @@ def model_from_config(meta: dict[str, Any], where: str = "config.json") -> Gener
     fam = families.get(name)
     saved = str(meta.get("genzoo_version", "0"))
     try:
-        config = fam.config_class.from_dict(meta["config"], source=f"{where}")
+        config = fam.config_class.from_dict(meta["config"], source=where)
     except GenzooError as e:
         if _newer(saved, genzoo_version()) and "unknown" in str(e):
             unknown = sorted(set(meta["config"]) - set(fam.config_class.field_names()))
@@ -154,57 +205,264 @@ def load_state_strict(model: torch.nn.Module, state: dict[str, torch.Tensor], wh
     model.load_state_dict(state, strict=True)
 
 
-def download(repo_id: str, *, revision: str | None = None) -> Path:
-    """Fetch config.json, model.safetensors and README.md through the hub cache.
+# ------------------------------------------------------------------------------------------
+# The Hub
+# ------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class HubSettings:
+    """huggingface_hub's environment variables, read now (see the module docstring)."""
 
-    A second call needs no network; with HF_HUB_OFFLINE=1 only the cache is used.
-    HF_ENDPOINT, HF_TOKEN and HF_HOME are honoured by huggingface_hub itself.
-    """
+    endpoint: str | None
+    cache_dir: str | None
+    offline: bool
+
+    @classmethod
+    def from_env(cls) -> HubSettings:
+        env = os.environ
+        endpoint = env.get("HF_ENDPOINT", "").strip().rstrip("/") or None
+        cache = env.get("HF_HUB_CACHE") or None
+        if not cache and env.get("HF_HOME"):
+            cache = os.path.join(os.path.expanduser(os.path.expandvars(env["HF_HOME"])), "hub")
+        offline = env.get("HF_HUB_OFFLINE", "").strip().upper() in ("1", "ON", "YES", "TRUE")
+        try:
+            from huggingface_hub import constants
+
+            offline = offline or bool(constants.HF_HUB_OFFLINE)
+        except ImportError:  # pragma: no cover - a core dependency
+            pass
+        return cls(endpoint, cache, offline)
+
+    def where(self) -> str:
+        if self.endpoint:
+            return self.endpoint
+        from huggingface_hub import constants
+
+        return constants.ENDPOINT
+
+
+def _hf() -> Any:
     try:
-        from huggingface_hub import snapshot_download
-        from huggingface_hub import errors as hf_errors
+        import huggingface_hub
     except ImportError:  # pragma: no cover - a core dependency
-        raise GenzooError("loading from the Hub needs huggingface-hub: pip install huggingface-hub") from None
-    want = [CONFIG_NAME, WEIGHTS_NAME, "README.md", "samples.png"]
+        raise GenzooError("the Hub needs huggingface-hub: pip install huggingface-hub") from None
+    return huggingface_hub
+
+
+def _network_errors() -> tuple[type[BaseException], ...]:
+    errs: list[type[BaseException]] = [ConnectionError, TimeoutError]
+    for mod in ("httpx2", "httpx", "requests"):  # whichever HTTP stack this huggingface_hub uses
+        with contextlib.suppress(ImportError, AttributeError):
+            m = __import__(mod)
+            errs.append(m.TransportError if hasattr(m, "TransportError") else m.exceptions.ConnectionError)
+    return tuple(errs)
+
+
+def _first_line(e: BaseException) -> str:
+    lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+    return lines[0] if lines else type(e).__name__
+
+
+def _status(e: BaseException) -> int | None:
+    resp = getattr(e, "response", None)
+    return getattr(resp, "status_code", None)
+
+
+@contextlib.contextmanager
+def _quiet_progress() -> Iterator[None]:
+    """Hide huggingface_hub's progress bars when genzoo's are off (tests, pipes, GENZOO_PROGRESS=0)."""
+    from genzoo.console import progress_enabled
+
+    if progress_enabled():
+        yield
+        return
+    from huggingface_hub.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
+
+    was = are_progress_bars_disabled()
+    disable_progress_bars()
     try:
-        local = Path(snapshot_download(repo_id, revision=revision, allow_patterns=want, library_name="genzoo"))
+        yield
+    finally:
+        if not was:
+            enable_progress_bars()
+
+
+def check_repo_files(repo_id: str, files: list[str], revision: str | None = None) -> None:
+    """Refuse a Hub repo that is not a genzoo model, naming what it lacks (or its pickles)."""
+    where = _describe(repo_id, revision)
+    if WEIGHTS_NAME not in files:
+        pickles = [f for f in files if f.lower().endswith(PICKLE_SUFFIXES)]
+        if pickles:
+            raise _pickle_error(where, pickles)
+    if CONFIG_NAME not in files:
+        raise GenzooError(f"{where} has no {CONFIG_NAME}; it is not a genzoo model (expected {CONFIG_NAME} + {WEIGHTS_NAME})")
+    if WEIGHTS_NAME not in files:
+        raise GenzooError(f"{where} has no {WEIGHTS_NAME}")
+
+
+def download(repo_id: str, *, revision: str | None = None) -> Path:
+    """Fetch config.json, model.safetensors, README.md and samples.png through the Hub cache.
+
+    Returns the local snapshot folder. Online, the repo's file list is checked first (so a
+    repo with only pickled weights is refused before anything is downloaded); files already
+    in the cache are not fetched again. When the Hub cannot be reached, or with
+    ``HF_HUB_OFFLINE=1``, the cached snapshot of ``revision`` is used.
+    """
+    hf = _hf()
+    from huggingface_hub import errors as hf_errors
+
+    s = HubSettings.from_env()
+    where = _describe(repo_id, revision)
+    net = _network_errors()
+    if not s.offline:
+        try:
+            info = hf.HfApi(endpoint=s.endpoint, library_name="genzoo").model_info(repo_id, revision=revision)
+            check_repo_files(repo_id, [f.rfilename for f in info.siblings or []], revision)
+        except hf_errors.RevisionNotFoundError:
+            raise GenzooError(
+                f"revision '{revision}' not found in Hub repo '{repo_id}'; check the branch, tag or commit"
+            ) from None
+        except hf_errors.RepositoryNotFoundError:
+            raise _not_found(repo_id) from None
+        except hf_errors.HfHubHTTPError as e:
+            if _status(e) in (401, 403):
+                raise GenzooError(f"the Hub refused access to '{repo_id}' ({_first_line(e)}); log in with "
+                                  "`hf auth login` or set HF_TOKEN") from None
+            pass  # Hub trouble (5xx): the cache may still hold the model
+        except net:
+            pass  # no network: the cache may still hold the model
+    try:
+        with _quiet_progress():
+            local = Path(hf.snapshot_download(
+                repo_id, revision=revision, allow_patterns=list(HUB_FILES), library_name="genzoo",
+                endpoint=s.endpoint, cache_dir=s.cache_dir, local_files_only=s.offline,
+            ))
     except hf_errors.RevisionNotFoundError:
         raise GenzooError(f"revision '{revision}' not found in Hub repo '{repo_id}'; check the branch, tag or commit") from None
     except hf_errors.RepositoryNotFoundError:
-        raise GenzooError(
-            f"Hub repo '{repo_id}' not found (or private: log in with `hf auth login` or set HF_TOKEN)"
-        ) from None
+        raise _not_found(repo_id) from None
     except hf_errors.LocalEntryNotFoundError:
+        if s.offline:
+            raise GenzooError(
+                f"{where} is not in the local Hub cache and HF_HUB_OFFLINE is set; download it once "
+                "with network access (unset HF_HUB_OFFLINE)"
+            ) from None
         raise GenzooError(
-            f"cannot reach the Hub for '{repo_id}' and it is not in the local cache; connect to the network "
-            "or unset HF_HUB_OFFLINE, or load a run directory instead"
+            f"cannot reach the Hub at {s.where()} and {where} is not in the local cache; "
+            "check the network connection or HF_ENDPOINT"
         ) from None
     except hf_errors.HfHubHTTPError as e:
-        first = str(e).splitlines()[0]
-        raise GenzooError(f"the Hub refused '{repo_id}': {first}") from None
+        raise GenzooError(f"the Hub refused '{repo_id}': {_first_line(e)}") from None
+    except net as e:
+        raise GenzooError(f"cannot reach the Hub at {s.where()} for '{repo_id}' ({_first_line(e)})") from None
     except (OSError, ValueError) as e:
-        first = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise GenzooError(f"could not download '{repo_id}': {first}") from None
+        raise GenzooError(f"could not download '{repo_id}': {_first_line(e)}") from None
     if not (local / CONFIG_NAME).is_file() or not (local / WEIGHTS_NAME).is_file():
-        _explain_missing(repo_id, revision, local)
+        present = [p.name for p in local.iterdir()] if local.is_dir() else []
+        check_repo_files(repo_id, present, revision)
     return local
 
 
-def _explain_missing(repo_id: str, revision: str | None, local: Path) -> None:
-    """The repo downloaded but lacks our files: say which and why."""
-    files: list[str] = []
-    try:
-        from huggingface_hub import HfApi
+def _not_found(repo_id: str) -> GenzooError:
+    return GenzooError(
+        f"Hub repo '{repo_id}' not found (check the name; if it is private, log in with `hf auth login` "
+        "or set HF_TOKEN)"
+    )
 
-        files = HfApi().list_repo_files(repo_id, revision=revision)
-    except Exception:
-        files = [p.name for p in local.iterdir()]
-    if CONFIG_NAME not in files and not (local / CONFIG_NAME).is_file():
-        raise GenzooError(f"Hub repo '{repo_id}' has no {CONFIG_NAME}; it is not a genzoo model")
-    pickles = [f for f in files if f.endswith(PICKLE_SUFFIXES)]
-    if pickles:
-        raise GenzooError(
-            f"Hub repo '{repo_id}' offers only pickled weights ({', '.join(pickles[:3])}); genzoo reads "
-            "safetensors only, because unpickling can run arbitrary code"
+
+@dataclass(frozen=True)
+class PushResult:
+    """Where a push went: the repo's URL (the branch's, for --revision), the commit id."""
+
+    url: str
+    commit: str
+    repo_id: str
+    revision: str | None
+
+
+def push(
+    run_dir: str | Path,
+    repo_id: str,
+    *,
+    private: bool = False,
+    revision: str | None = None,
+    message: str | None = None,
+    license: str | None = None,
+) -> PushResult:
+    """Upload a run's model to the Hub in ONE commit: config.json, model.safetensors, README.md, samples.png.
+
+    The repo is created if needed (``private`` applies only then), and the branch
+    ``revision`` too. README.md is re-rendered from the card template with ``repo_id``, so
+    its how-to snippet names the real repo. The model is loaded first, so a run whose
+    weights do not match its config is never pushed.
+    """
+    hf = _hf()
+    from huggingface_hub import CommitOperationAdd
+    from huggingface_hub import errors as hf_errors
+
+    from genzoo.cards import render_card
+
+    if not REPO_ID.match(repo_id):
+        raise GenzooError(f"'{repo_id}' is not a Hub repo id; use USER/MODEL (letters, digits, '-', '_', '.')")
+    run = Path(run_dir)
+    if not run.is_dir():
+        raise GenzooError(f"run directory '{run}' not found")
+    s = HubSettings.from_env()
+    if s.offline:
+        raise GenzooError("HF_HUB_OFFLINE is set, so nothing can be pushed; unset it to push")
+    model = load_from_dir(run)
+    model.meta["repo_id"] = repo_id
+    if license:
+        model.meta["license"] = license
+    readme = render_card(model).encode("utf-8")
+    ops = [
+        CommitOperationAdd(path_in_repo=CONFIG_NAME, path_or_fileobj=str(run / CONFIG_NAME)),
+        CommitOperationAdd(path_in_repo=WEIGHTS_NAME, path_or_fileobj=str(run / WEIGHTS_NAME)),
+        CommitOperationAdd(path_in_repo=CARD_NAME, path_or_fileobj=readme),
+        CommitOperationAdd(path_in_repo=SAMPLES_NAME, path_or_fileobj=_samples_png(model, run)),
+    ]
+    api = hf.HfApi(endpoint=s.endpoint, library_name="genzoo")
+    branch = revision if revision and revision != "main" else None
+    step = "create the repo"
+    try:
+        api.create_repo(repo_id, private=True if private else None, exist_ok=True)
+        if branch:
+            step = f"create the branch '{branch}'"
+            api.create_branch(repo_id, branch=branch, exist_ok=True)
+        step = "commit"
+        info = api.create_commit(
+            repo_id, ops, revision=branch,
+            commit_message=message or f"Upload {model.family_name} model trained with genzoo",
         )
-    raise GenzooError(f"Hub repo '{repo_id}' has no {WEIGHTS_NAME}")
+    except hf_errors.RepositoryNotFoundError:
+        raise GenzooError(f"the Hub has no repo '{repo_id}' you can write to; check the namespace and that "
+                          "HF_TOKEN (or `hf auth login`) has write access") from None
+    except hf_errors.HfHubHTTPError as e:
+        code = _status(e)
+        if code in (401, 403):
+            raise GenzooError(f"the Hub refused to {step} for '{repo_id}' ({code}): log in with `hf auth login` "
+                              "or set HF_TOKEN to a token with write access") from None
+        raise GenzooError(f"the Hub refused to {step} for '{repo_id}': {_first_line(e)}") from None
+    except _network_errors() as e:
+        raise GenzooError(f"cannot reach the Hub at {s.where()} ({_first_line(e)}); check the network or HF_ENDPOINT") from None
+    except ValueError as e:  # huggingface_hub raises ValueError for card metadata the Hub refuses
+        detail = " ".join(ln.strip("- ").strip() for ln in str(e).splitlines() if ln.strip())
+        raise GenzooError(f"the Hub refused the model card of '{repo_id}': {detail}") from None
+    url = f"{api.endpoint}/{repo_id}" + (f"/tree/{quote(branch, safe='')}" if branch else "")
+    return PushResult(url=url, commit=info.oid, repo_id=repo_id, revision=branch)
+
+
+def _samples_png(model: GenerativeModel, run: Path) -> bytes:
+    """The run's sample grid, or a fresh 16-image grid (seed 0) if the run has none."""
+    existing = run / SAMPLES_NAME
+    if existing.is_file():
+        return existing.read_bytes()
+    import tempfile
+
+    from genzoo.images import save_grid
+
+    labels = None
+    if model.is_conditional:
+        labels = torch.arange(16) % model.config.num_classes
+    with tempfile.TemporaryDirectory() as tmp:
+        p = save_grid(model.sample(16, seed=0, labels=labels), Path(tmp) / SAMPLES_NAME, nrow=4)
+        return Path(p).read_bytes()
