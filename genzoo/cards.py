@@ -19,7 +19,7 @@ card's ``model-index`` carries the metric, its value and how it was measured.
 
 Template variables: everything in :func:`card_facts` (family, config, data, dataset, steps,
 wall_time_text, hardware, evaluation, repo_id, conditional, num_classes, class_names,
-config_json, ...) plus the card metadata (license, tags, datasets, pipeline_tag).
+config_json, image_to_image, ...) plus the card metadata (license, tags, datasets, pipeline_tag).
 """
 
 from __future__ import annotations
@@ -106,6 +106,7 @@ def card_facts(model: Any) -> dict[str, Any]:
         "plugin": (model.meta.get("plugin") or {}).get("distribution") or _plugin_of(model.family_name),
         "conditional": model.is_conditional,
         "num_classes": model.config.num_classes,
+        "image_to_image": pipeline_tag_of(model.family_name) == "image-to-image",
     }
 
 

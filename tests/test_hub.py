@@ -243,7 +243,7 @@ def test_round_trip_push_pull_sample_then_offline_in_a_subprocess(hub, tiny_run,
     hub.stop()
     env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
     env.update(HF_HOME=os.environ["HF_HOME"], HF_HUB_OFFLINE="1", HF_ENDPOINT=dead_url(), HF_HUB_DISABLE_TELEMETRY="1",
-               GENZOO_PROGRESS="0")
+               HF_HUB_DISABLE_XET="1", GENZOO_PROGRESS="0")
     out = tmp_path / "offline.npz"
     # One process for both checks (starting Python + torch is the slow part): the CLI samples
     # the cached model, and a model never downloaded gives one clear line.
@@ -446,11 +446,18 @@ def test_pipeline_tag_comes_from_the_family(tiny_run, monkeypatch):
 
     model = genzoo.load(str(tiny_run))
     model.meta["evaluation"] = EVALUATION[:1]
-    monkeypatch.setattr(type(families.get("dcgan")), "pipeline_tag", "image-to-image")
-    meta = front_matter(render_card(model))
+    fam = type(families.get("dcgan"))
+    monkeypatch.setattr(fam, "pipeline_tag", "image-to-image")
+    text = render_card(model)
+    meta = front_matter(text)
     assert meta["pipeline_tag"] == "image-to-image"
     assert meta["model-index"][0]["results"][0]["task"]["type"] == "image-to-image"
     assert check_card_metadata(meta) == []
+    # The default template's how-to fits an image-to-image model: translate, not sample.
+    monkeypatch.setattr(fam, "card_template", Path(__file__).resolve().parent.parent / "cards" / "default.md")
+    text = render_card(model)
+    assert "genzoo translate <user>/<model> input.png" in text and "model.translate(inputs)" in text
+    assert "genzoo sample" not in text
 
 
 def test_saved_card_without_a_repo_has_valid_metadata(tiny_run):
