@@ -257,6 +257,12 @@ def _network_errors() -> tuple[type[BaseException], ...]:
     return tuple(errs)
 
 
+def _version() -> str:
+    from genzoo import __version__
+
+    return __version__
+
+
 def _first_line(e: BaseException) -> str:
     lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
     return lines[0] if lines else type(e).__name__
@@ -315,7 +321,8 @@ def download(repo_id: str, *, revision: str | None = None) -> Path:
     net = _network_errors()
     if not s.offline:
         try:
-            info = hf.HfApi(endpoint=s.endpoint, library_name="genzoo").model_info(repo_id, revision=revision)
+            api = hf.HfApi(endpoint=s.endpoint, library_name="genzoo", library_version=_version())
+            info = api.model_info(repo_id, revision=revision)
             check_repo_files(repo_id, [f.rfilename for f in info.siblings or []], revision)
         except hf_errors.RevisionNotFoundError:
             raise GenzooError(
@@ -333,8 +340,8 @@ def download(repo_id: str, *, revision: str | None = None) -> Path:
     try:
         with _quiet_progress():
             local = Path(hf.snapshot_download(
-                repo_id, revision=revision, allow_patterns=list(HUB_FILES), library_name="genzoo",
-                endpoint=s.endpoint, cache_dir=s.cache_dir, local_files_only=s.offline,
+                repo_id, revision=revision, allow_patterns=list(HUB_FILES), endpoint=s.endpoint,
+                cache_dir=s.cache_dir, local_files_only=s.offline, library_name="genzoo", library_version=_version(),
             ))
     except hf_errors.RevisionNotFoundError:
         raise GenzooError(f"revision '{revision}' not found in Hub repo '{repo_id}'; check the branch, tag or commit") from None
@@ -420,7 +427,7 @@ def push(
         CommitOperationAdd(path_in_repo=CARD_NAME, path_or_fileobj=readme),
         CommitOperationAdd(path_in_repo=SAMPLES_NAME, path_or_fileobj=_samples_png(model, run)),
     ]
-    api = hf.HfApi(endpoint=s.endpoint, library_name="genzoo")
+    api = hf.HfApi(endpoint=s.endpoint, library_name="genzoo", library_version=_version())
     branch = revision if revision and revision != "main" else None
     step = "create the repo"
     try:
