@@ -31,7 +31,7 @@ def test_import_genzoo_is_light():
 def test_unknown_family_is_one_line_with_suggestion(cli):
     code, out, err = cli("train", "dcgn")
     assert code == 1
-    assert err.strip().startswith("error: unknown family 'dcgn'; did you mean 'dcgan'?")
+    assert err.strip().startswith("error: unknown family 'dcgn'; did you mean 'dcgan'")
     assert "Traceback" not in err and len(err.strip().splitlines()) <= 2
 
 

@@ -26,7 +26,7 @@ def test_unknown_name_suggests_close_match_and_lists_installed():
     with pytest.raises(UnknownNameError) as e:
         families.get("dcgn")
     msg = str(e.value)
-    assert msg.startswith("unknown family 'dcgn'; did you mean 'dcgan'?")
+    assert msg.startswith("unknown family 'dcgn'; did you mean 'dcgan'")
     assert "installed:" in msg and "dcgan" in msg
 
 
