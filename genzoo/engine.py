@@ -159,6 +159,13 @@ class Batches:
             {k: v[idx] for k, v in self.extra.items()},
         )
 
+    @property
+    def epochs_completed(self) -> int:
+        """Passes over the data finished so far (the last batch drawn may have ended one)."""
+        if self.perm is not None and self.pos + self.batch_size * self.world > self.n:
+            return self.epoch
+        return max(0, self.epoch - 1)
+
     def state(self) -> tuple[dict[str, Tensor], dict[str, Any]]:
         t = {"data.gen": self.gen.get_state()}
         if self.perm is not None:
@@ -594,6 +601,19 @@ class Trainer:
                 logs[k] = logs[k] + v if k in logs else v.clone()
                 counts[k] = counts.get(k, 0) + 1
 
+    def _after_epoch(self, step: int, epoch: int, log_path: Path) -> None:
+        """Run the recipe's end-of-epoch hooks; log what they return as one JSONL line."""
+        record: dict[str, Any] = {"step": step, "epoch": epoch}
+        was = self.model.training
+        try:
+            for hook in self.recipe.after_epoch:
+                record.update(hook(self, epoch) or {})
+        finally:
+            self.model.train(was)
+        if len(record) > 2:
+            with open(log_path, "a") as f:
+                f.write(json.dumps(record) + "\n")
+
     def _check_finite(self, step: int) -> None:
         bad = int(self._bad.item())
         if bad >= 0:
@@ -626,6 +646,7 @@ class Trainer:
         stopped = False
         interrupted = False
         t_log, imgs_log = time.perf_counter(), 0
+        epochs_hooked = self.batches.epochs_completed
         throughput = 0.0
         log_path = self.out / "log.jsonl"
         from rich.progress import TextColumn
@@ -669,6 +690,9 @@ class Trainer:
                     if self.ema is not None:
                         self.ema.update(start=step >= c.ema_start)
                     step += 1
+                    if self.recipe.after_epoch and self.is_main and self.batches.epochs_completed > epochs_hooked:
+                        epochs_hooked = self.batches.epochs_completed
+                        self._after_epoch(step, epochs_hooked, log_path)
                     boundary = step % c.log_every == 0 or step == c.steps
                     if boundary:
                         self._check_finite(step)
@@ -709,6 +733,8 @@ class Trainer:
             self.config = dataclasses.replace(self.config, steps=step)
             self.model.config = self.config
         if self.is_main:
+            for hook in self.recipe.after_training:
+                hook(self)
             self.save_checkpoint(step)
             self.save_model(step)
         wall = self.wall_time()

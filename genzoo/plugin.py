@@ -9,6 +9,7 @@ See docs/plugins.md for a walk-through.
 
 from genzoo.adversarial import AdversarialConfig, AdversarialModel, adversarial_recipe
 from genzoo.config import ModelConfig
+from genzoo.console import console
 from genzoo.data import ImageDataset, RawImages, load_dataset
 from genzoo.errors import GenzooError
 from genzoo.family import (
@@ -35,7 +36,7 @@ from genzoo.registry import (
     samplers,
 )
 from genzoo.regularizers import clip_weights, gradient_penalty, penalty_at
-from genzoo.samplers import Sampler
+from genzoo.samplers import LatentGMM, Sampler
 
 __all__ = [
     "AdversarialConfig", "AdversarialModel", "adversarial_recipe", "ModelConfig", "ImageDataset", "RawImages",
@@ -43,5 +44,5 @@ __all__ = [
     "StepContext", "Denoiser", "Discriminator", "Encoder", "Generator", "count_parameters", "to_signed", "to_unit",
     "AdversarialLoss", "datasets", "families", "losses", "metrics", "samplers", "register_dataset",
     "register_family", "register_loss", "register_metric", "register_sampler", "clip_weights",
-    "gradient_penalty", "penalty_at", "Sampler",
+    "gradient_penalty", "penalty_at", "Sampler", "LatentGMM", "console",
 ]

@@ -55,3 +55,19 @@ def tiny_run(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("runs") / "dcgan-tiny"
     train("dcgan", out=out, data="digits", progress=False, **TINY_DCGAN)
     return out
+
+
+# A small VAE: 400 steps on digits is ~10 s on one core and already gives gmm samples a clear
+# Frechet-distance lead over prior samples (tests/test_samplers.py).
+SMALL_VAE = {"width": 16, "latent_dim": 8, "steps": 400, "log_every": 50, "checkpoint_every": 400,
+             "sample_every": 400, "num_samples": 16, "iwae_k": 8, "iwae_images": 64}
+
+
+@pytest.fixture(scope="session")
+def vae_run(tmp_path_factory) -> Path:
+    """A small VAE trained 400 steps on digits, gmm fitted (shared, read-only for tests)."""
+    from genzoo.engine import train
+
+    out = tmp_path_factory.mktemp("runs") / "vae-small"
+    train("vae", out=out, data="digits", progress=False, **SMALL_VAE)
+    return out
