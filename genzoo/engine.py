@@ -323,6 +323,7 @@ class Trainer:
         callbacks: list[Callable[[Trainer, int, dict[str, float]], None]] | None = None,
         rank: int = 0,
         world_size: int = 1,
+        sync_batchnorm: bool = False,
     ):
         self.family = family
         self.overrides = dict(overrides or {})
@@ -338,6 +339,8 @@ class Trainer:
         self.callbacks = list(callbacks or [])
         self.rank, self.world_size = rank, world_size
         self.is_main = rank == 0
+        self.sync_batchnorm = sync_batchnorm  # multi-process only: BatchNorm statistics over all ranks
+        self.dist: Any = None  # genzoo.distributed.DistributedTraining when world_size > 1
         if precision not in ("fp32", "bf16", "fp16"):
             raise GenzooError(f"unknown precision '{precision}'; use fp32, bf16 or fp16")
 
@@ -435,6 +438,13 @@ class Trainer:
         if self.compile:
             for name in {m for ph in self.recipe.phases for m in ph.modules}:
                 setattr(self.model, name, torch.compile(getattr(self.model, name)))
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # shapes are fixed: let cuDNN pick its fastest kernels once
+        if self.world_size > 1:  # DDP wrappers for the loss functions; self.model stays plain
+            from genzoo.distributed import DistributedTraining
+
+            self.dist = DistributedTraining(self, sync_batchnorm=self.sync_batchnorm)
+            self.train_model = self.dist.train_model
 
     def _autocast(self) -> contextlib.AbstractContextManager[Any]:
         if self.precision == "fp32":
@@ -466,6 +476,8 @@ class Trainer:
             tensors["rng.cuda"] = torch.cuda.get_rng_state(self.device)
         dt, ds = self.batches.state()
         tensors.update(dt)
+        if self.dist is not None:
+            tensors.update(self.dist.rank_rng)
         scalars["data"] = ds
         return tensors, scalars
 
@@ -482,9 +494,13 @@ class Trainer:
             prefix = f"optim.{name}"
             sub = {k: v.to(self.device) if not k.endswith(".step") else v for k, v in tensors.items() if k.startswith(prefix + ".")}
             opt.load_state_dict(unflatten_optimizer(prefix, sub, scalars["optimizers"][name]))
-        torch.set_rng_state(tensors["rng.torch"])
-        if "rng.cuda" in tensors and self.device.type == "cuda":
-            torch.cuda.set_rng_state(tensors["rng.cuda"], self.device)
+        sfx = f".rank{self.rank}" if self.rank > 0 else ""  # each rank continues its own stream
+        if f"rng.torch{sfx}" in tensors:
+            torch.set_rng_state(tensors[f"rng.torch{sfx}"])
+        else:  # a rank the checkpointed run did not have: a fresh stream of its own
+            seed_everything(self.config.seed + 1000 * self.rank + int(scalars["step"]))
+        if f"rng.cuda{sfx}" in tensors and self.device.type == "cuda":
+            torch.cuda.set_rng_state(tensors[f"rng.cuda{sfx}"], self.device)
         self.batches.load_state(tensors, scalars["data"])
         self.wall_before = float(scalars.get("wall_time", 0.0))
         self.images_seen = int(scalars.get("images_seen", 0))
@@ -615,7 +631,7 @@ class Trainer:
                 f.write(json.dumps(record) + "\n")
 
     def _check_finite(self, step: int) -> None:
-        bad = int(self._bad.item())
+        bad = int((self.dist.max(self._bad) if self.dist is not None else self._bad).item())
         if bad >= 0:
             ck = find_checkpoint(self.out)
             where = f"the last good checkpoint ({ck.name}) is kept in {ck.parent}" if ck else "no checkpoint had been written yet"
@@ -675,18 +691,19 @@ class Trainer:
                 total = None if c.steps >= UNBOUNDED else c.steps
                 task = progress.add_task(self.family.name, total=total, completed=step, stats="")
                 while step < c.steps:
-                    if self.max_time is not None and time.perf_counter() - self._t0 >= self.max_time:
-                        stopped = True
-                        break
-                    if stop_flag["stop"]:
+                    want_stop = stop_flag["stop"] or (self.max_time is not None and time.perf_counter() - self._t0 >= self.max_time)
+                    if self.dist is not None:  # ranks agree, at log boundaries only, so all stop at one step
+                        want_stop = step % c.log_every == 0 and self.dist.any(want_stop, self.device)
+                    if want_stop:
                         stopped = True
                         break
                     batch = next(self.batches)
                     self.images_seen += len(batch) * self.world_size
                     imgs_log += len(batch) * self.world_size
-                    ctx = StepContext(self.model, batch, step, c, self.device)
+                    ctx = StepContext(self.train_model, batch, step, c, self.device)
                     for ph in self.recipe.phases:
-                        self._run_phase(ph, ctx, logs, counts)
+                        with self.dist.phase(ph) if self.dist is not None else contextlib.nullcontext():
+                            self._run_phase(ph, ctx, logs, counts)
                     if self.ema is not None:
                         self.ema.update(start=step >= c.ema_start)
                     step += 1
@@ -699,7 +716,10 @@ class Trainer:
                         now = time.perf_counter()
                         throughput = imgs_log / max(now - t_log, 1e-9)
                         t_log, imgs_log = now, 0
-                        vals = torch.stack([logs[k] / counts[k] for k in logs]).cpu().tolist() if logs else []
+                        vals_t = torch.stack([logs[k] / counts[k] for k in logs]) if logs else None
+                        if vals_t is not None and self.dist is not None:  # the log shows the mean over ranks
+                            vals_t = self.dist.mean(vals_t)
+                        vals = vals_t.cpu().tolist() if vals_t is not None else []
                         last_logs = dict(zip(logs, vals))
                         logs, counts = {}, {}
                         record = {"step": step, "epoch": self.batches.epoch, "time": round(self.wall_time(), 3),
@@ -719,6 +739,8 @@ class Trainer:
                         self.write_samples(step)
                     if step % c.checkpoint_every == 0 and step != c.steps:
                         self._check_finite(step)
+                        if self.dist is not None:  # every rank's RNG state goes into rank 0's checkpoint
+                            self.dist.rank_rng = self.dist.gather_rng(self.device)
                         if self.is_main:
                             self.save_checkpoint(step)
                             self.save_model(step, samples=False)
@@ -732,6 +754,8 @@ class Trainer:
         if self.config.steps >= UNBOUNDED:  # record the steps the budget allowed
             self.config = dataclasses.replace(self.config, steps=step)
             self.model.config = self.config
+        if self.dist is not None:
+            self.dist.rank_rng = self.dist.gather_rng(self.device)
         if self.is_main:
             for hook in self.recipe.after_training:
                 hook(self)

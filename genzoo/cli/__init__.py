@@ -75,6 +75,8 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point: runs the CLI and turns user errors into one red line and exit code 1."""
     from genzoo.errors import GenzooError
 
+    global _ARGV
+    _ARGV = list(argv) if argv is not None else sys.argv[1:]
     try:
         rv = cli.main(args=argv, prog_name="genzoo", standalone_mode=False)
     except GenzooError as e:
@@ -93,6 +95,14 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(0)
     if isinstance(rv, int) and rv:
         sys.exit(rv)
+
+
+_ARGV: list[str] = []
+
+
+def invoked_args() -> list[str]:
+    """The arguments `genzoo` was run with (after the program name), e.g. to relaunch them."""
+    return list(_ARGV)
 
 
 def _error(msg: str) -> None:

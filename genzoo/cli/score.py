@@ -63,7 +63,7 @@ def score(source: str, images: tuple[str, ...], label: str | None, seed: int, sa
     for r in rows:
         click.echo("\t".join([f"{r['score']:.4f}", *(f"{r[k]:.4f}" for k in cols), r["image"]]))
     if "kl" in cols:
-        what = "negative ELBO, nats" + (" minus pixel entropy" if "pixel_entropy" in cols and not raw else "")
+        what = "negative ELBO" + (" minus pixel entropy" if "pixel_entropy" in cols and not raw else "") + ", nats"
     else:
         what = "AnoGAN score"
     console.print(f"scored {len(rows)} images with {model.family_name} ({what}; higher = more anomalous)"

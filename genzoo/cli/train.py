@@ -28,10 +28,14 @@ from genzoo.cli import set_pairs
 @click.option("--compile", "compile_", is_flag=True, help="torch.compile the networks.")
 @click.option("--channels-last", is_flag=True, help="Use channels-last memory format.")
 @click.option("--progress/--no-progress", default=None, help="Show a progress bar (default: on a terminal).")
+@click.option("--nproc", type=int, help="Train in N processes on this machine (torchrun --standalone, DDP; "
+              "--batch-size is per process). Under torchrun, leave it out.")
+@click.option("--sync-bn", is_flag=True, help="Multi-process: BatchNorm statistics over all processes' batches (SyncBatchNorm).")
 def train(family: str, data: str | None, data_dir: str | None, steps: int | None, epochs: float | None,
           batch_size: int | None, out: str | None, max_time: str | None, sets: tuple[str, ...],
           config_file: str | None, resume: bool, device: str, seed: int | None, precision: str,
-          compile_: bool, channels_last: bool, progress: bool | None) -> None:
+          compile_: bool, channels_last: bool, progress: bool | None, nproc: int | None = None,
+          sync_bn: bool = False) -> None:
     """Train FAMILY (e.g. dcgan) and write a run directory: config.json, model.safetensors,
     README.md, samples.png, log.jsonl and resumable checkpoints."""
     from genzoo.config import read_config_file
@@ -52,6 +56,18 @@ def train(family: str, data: str | None, data_dir: str | None, steps: int | None
     # validate keys and types now, before any data is loaded
     cfg = fam.default_config().update(overrides, source="--set" if sets else "config")
     budget = parse_duration(max_time)
+    if nproc is not None and nproc != 1:  # start the processes; each runs this command without --nproc
+        from genzoo.cli import invoked_args
+        from genzoo.distributed import launch
+
+        code = launch(nproc, invoked_args())
+        if code:
+            raise GenzooError(f"multi-process training failed (exit code {code}); the failing rank's message is above")
+        return None
+    from genzoo import distributed
+
+    dinfo = distributed.init_from_env(device)  # under torchrun: join the process group
+    device = dinfo.device
     if budget is not None and steps is None and epochs is None and "steps" not in overrides and not resume:
         overrides["steps"] = UNBOUNDED  # a time budget alone: train until it runs out
     if resume and out is None:
@@ -59,14 +75,21 @@ def train(family: str, data: str | None, data_dir: str | None, steps: int | None
         if found is None:
             raise GenzooError(f"no earlier {fam.name} run on {cfg.data} under runs/ to resume; pass --out RUN")
         out = str(found)
+    if dinfo.world_size > 1 and out is None:  # one run directory: rank 0's choice
+        from genzoo.engine import default_run_dir
+
+        out = distributed.broadcast_object(str(default_run_dir(fam.name, cfg.data)) if dinfo.is_main else None)
     trainer = Trainer(
         fam, overrides=overrides, out=Path(out) if out else None, data_dir=data_dir, device=device,
         resume=resume, max_time=budget, precision=precision, compile=compile_, channels_last=channels_last,
-        progress=progress,
+        progress=progress, rank=dinfo.rank, world_size=dinfo.world_size, sync_batchnorm=sync_bn,
     )
     if epochs is not None:
         if epochs <= 0:
             raise GenzooError(f"--epochs must be positive, got {epochs}")
-        n_steps = max(1, math.ceil(epochs * len(trainer.data) / trainer.config.batch_size))
+        n_steps = max(1, math.ceil(epochs * len(trainer.data) / (trainer.config.batch_size * dinfo.world_size)))
         trainer.config = trainer.config.update({"steps": n_steps})
-    trainer.fit()
+    try:
+        trainer.fit()
+    finally:
+        distributed.shutdown()

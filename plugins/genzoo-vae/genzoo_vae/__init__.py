@@ -243,7 +243,9 @@ class VAEModel(LatentModel):
         y = None
         if self.is_conditional:
             if labels is None:
-                raise GenzooError(f"this {self.family_name or 'cvae'} model is conditional: pass the images' labels")
+                raise GenzooError(
+                    f"this {self.family_name or 'cvae'} model is conditional: pass the images' labels (labels=..., or --label)"
+                )
             y = self.check_labels(labels, images.shape[0]).to(self.device)
         elif labels is not None:
             self.check_labels(labels, images.shape[0])  # raises the "not conditional" error

@@ -1,0 +1,606 @@
+"""`genzoo bench`: how fast each family trains and samples, and what the engine costs.
+
+For every family asked for, on one device:
+
+* training throughput (images/s over timed steps after a warm-up) of the genzoo engine
+  (``Trainer.fit`` with the family's defaults), and of the same networks driven by a bare
+  hand-written loop (forward, loss, backward, optimizer step: nothing else). Their ratio
+  ``genzoo / bare`` is the engine's overhead (1.0 = none).
+* sampling throughput (images/s) per sampler, and per step count for samplers that take
+  ``steps`` (diffusion's DDIM);
+* peak memory (process resident set size on the CPU, ``torch.cuda.max_memory_allocated``
+  on a GPU) and parameter counts per network.
+
+The two training loops are interleaved: the engine runs ``chunk`` steps, then the bare loop
+runs ``chunk`` steps, and so on (the engine's log callback hands over), so a busy shared
+machine slows both alike. The reported ratio is the median of the per-pair ratios; the
+totals are reported too.
+
+What the bare loop is: for adversarial families a textbook GAN step written here by hand
+(one batch of fakes, a discriminator step on real and detached fake, a generator step
+through the updated discriminator). For other families it
+calls the family's own phase loss functions in a minimal loop, so the ratio is exactly the
+engine's own cost. Both do what the config's training recipe says (gradient clipping,
+gradient penalty, weight clipping, several critic steps) and nothing else: no EMA, no
+logging, no checks. Both use the same optimizer implementation (genzoo's choice: foreach
+kernels, fused Adam on CUDA), so the ratio isolates the loop around the step; torch.optim's
+own default on the CPU (a per-tensor loop) is measured in docs/performance.md.
+
+In the timed engine runs, periodic checkpoints and sample grids are switched off (every
+10^9 steps): they are file output a user asks for, not per-step overhead. The engine's
+logging stays on, at ``log_every = chunk`` (never less often than the family's default).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import platform
+import re
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from genzoo.errors import GenzooError
+
+NEVER = 10**9  # "every NEVER steps": off for a benchmark's length
+
+
+@dataclass
+class BenchSettings:
+    """What `genzoo bench` measures and for how long (seconds are per family)."""
+
+    device: str = "cpu"
+    batch_size: int | None = None  # None: each family's default
+    data: str = "digits"
+    image_size: int | None = None  # None: the family's default for the data
+    train_seconds: float = 10.0  # timed training per loop (engine and bare each)
+    min_pairs: int = 3  # at least this many interleaved (engine, bare) chunk pairs
+    chunk_seconds: float = 1.0  # target length of one chunk
+    warmup_steps: int = 5
+    sample_n: int | None = None  # images per sampling call (None: the batch size)
+    sample_steps: tuple[int, ...] = (10, 50)  # step counts for samplers that take `steps`
+    sample_seconds: float = 3.0  # time per sampling configuration (at least one call)
+    precision: str = "fp32"
+    compile: bool = False
+    channels_last: bool = False
+    seed: int = 0
+    overrides: dict[str, Any] = field(default_factory=dict)  # config fields for every family (--set)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["sample_steps"] = list(self.sample_steps)
+        return d
+
+
+@dataclass
+class FamilyResult:
+    family: str
+    config: dict[str, Any]
+    params: dict[str, int]
+    train: dict[str, Any]
+    sampling: list[dict[str, Any]]
+    peak_memory_mb: float
+    memory_kind: str
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+class _Done(Exception):
+    """Raised from the engine's log callback to end a timed run (nothing is saved)."""
+
+
+# ------------------------------------------------------------------------------------------
+# machine facts and memory
+# ------------------------------------------------------------------------------------------
+def machine_info(device: torch.device) -> dict[str, Any]:
+    """CPU model and flags that matter for speed, cores, memory, GPU, versions."""
+    info: dict[str, Any] = {
+        "platform": platform.platform(),
+        "python": sys.version.split()[0],
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "interop_threads": torch.get_num_interop_threads(),
+        "cpu_count": os.cpu_count(),
+        "cpu": platform.processor() or platform.machine(),
+        "cpu_capability": _cpu_capability(),
+    }
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+        m = re.search(r"^model name\s*:\s*(.+)$", text, re.M)
+        if m:
+            info["cpu"] = m.group(1).strip()
+        flags = set(re.search(r"^flags\s*:\s*(.+)$", text, re.M).group(1).split())  # type: ignore[union-attr]
+        info["cpu_flags"] = sorted(f for f in flags if f.startswith(("amx", "avx512_bf16", "avx512_fp16", "avx_vnni")))
+        mem = re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text())
+        if mem:
+            info["memory_gb"] = round(int(mem.group(1)) / 2**20, 1)
+    except (OSError, AttributeError):
+        pass
+    with contextlib.suppress(OSError, AttributeError):
+        info["load_average"] = [round(x, 2) for x in os.getloadavg()]
+    if device.type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(device)
+        info["cuda"] = torch.version.cuda
+    return info
+
+
+def _cpu_capability() -> str:
+    with contextlib.suppress(Exception):
+        return str(torch.backends.cpu.get_cpu_capability())
+    return "unknown"
+
+
+class PeakMemory:
+    """Peak memory between ``reset()`` and ``read()``, in MiB.
+
+    CPU: the process's peak resident set size (Linux VmHWM, reset through
+    /proc/self/clear_refs; elsewhere the lifetime peak from getrusage). CUDA: the peak of
+    memory allocated by tensors on the device.
+    """
+
+    def __init__(self, device: torch.device):
+        self.device = device
+        self.kind = "cuda_max_memory_allocated" if device.type == "cuda" else "process_peak_rss"
+
+    def reset(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(self.device)
+            return
+        try:
+            Path("/proc/self/clear_refs").write_text("5")  # 5: reset the peak RSS
+        except OSError:
+            self.kind = "process_lifetime_peak_rss"
+
+    def read(self) -> float:
+        if self.device.type == "cuda":
+            return torch.cuda.max_memory_allocated(self.device) / 2**20
+        try:
+            m = re.search(r"VmHWM:\s+(\d+)\s*kB", Path("/proc/self/status").read_text())
+            if m:
+                return int(m.group(1)) / 1024
+        except OSError:
+            pass
+        import resource
+
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return peak / 2**20 if sys.platform == "darwin" else peak / 1024
+
+
+# ------------------------------------------------------------------------------------------
+# the bare loops
+# ------------------------------------------------------------------------------------------
+class BareLoop:
+    """The same networks trained by a hand-written loop: ``run(k)`` does k steps.
+
+    Data are indexed from the same in-memory tensor (a fresh permutation each epoch).
+    """
+
+    def __init__(self, family: Any, config: Any, data: Any, device: torch.device, settings: BenchSettings):
+        from genzoo.adversarial import AdversarialModel
+
+        self.config, self.device, self.settings = config, device, settings
+        self.model = family.build(config).to(device)
+        if settings.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.model.train()
+        self.images = data.images.to(device)
+        self.labels = data.labels.to(device) if data.labels is not None else None
+        self.extra = {k: v.to(device) for k, v in data.extra.items()}
+        self.bs = config.batch_size
+        self.gen = torch.Generator().manual_seed(settings.seed + 1)
+        self.perm, self.pos = torch.randperm(len(self.images), generator=self.gen), 0
+        self.autocast: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext
+        if settings.precision != "fp32":
+            dt = torch.bfloat16 if settings.precision == "bf16" else torch.float16
+            self.autocast = lambda: torch.autocast(device.type, dtype=dt)
+        if isinstance(self.model, AdversarialModel):
+            self.kind = "hand-written GAN loop"
+            self._setup_gan()
+            self.step: Callable[[int], None] = self._gan_step
+        else:
+            self.kind = "family loss functions in a minimal loop"
+            self._setup_recipe(family)
+            self.step = self._recipe_step
+
+    def _index(self) -> Tensor:
+        if self.pos + self.bs > len(self.images):
+            self.perm, self.pos = torch.randperm(len(self.images), generator=self.gen), 0
+        idx = self.perm[self.pos : self.pos + self.bs].to(self.device)
+        self.pos += self.bs
+        return idx
+
+    # -- adversarial: written out by hand ----------------------------------------------------
+    def _setup_gan(self) -> None:
+        from genzoo.engine import make_optimizer
+        from genzoo.registry import losses
+
+        c, m = self.config, self.model
+        self.loss = losses.get(c.loss)
+        if self.settings.compile:
+            self.G: nn.Module = torch.compile(m.generator)  # type: ignore[assignment]
+            self.D: nn.Module = torch.compile(m.discriminator)  # type: ignore[assignment]
+        else:
+            self.G, self.D = m.generator, m.discriminator  # type: ignore[assignment]
+        betas = tuple(c.betas)
+        self.opt_d = make_optimizer(c.optimizer, list(m.discriminator.parameters()), c.lr_d or c.lr, betas, c.weight_decay, self.device)  # type: ignore[arg-type]
+        self.opt_g = make_optimizer(c.optimizer, list(m.generator.parameters()), c.lr, betas, c.weight_decay, self.device)  # type: ignore[arg-type]
+
+    def _gan_step(self, step: int) -> None:
+        from genzoo.regularizers import clip_weights, gradient_penalty
+
+        c = self.config
+        y = None
+        for _ in range(c.d_steps):
+            idx = self._index()
+            real = self.images[idx]
+            y = self.labels[idx] if self.labels is not None and self.model.is_conditional else None
+            z = torch.randn(self.bs, c.latent_dim, device=self.device)
+            with self.autocast():
+                fake = self.G(z, y)
+                loss_d = self.loss.d(self.D(real, y), self.D(fake.detach(), y))
+                if c.gp_weight > 0:
+                    loss_d = loss_d + c.gp_weight * gradient_penalty(self.D, real, fake.detach(), y)
+            self.opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            if c.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(self.model.discriminator.parameters(), c.grad_clip)
+            self.opt_d.step()
+            if c.clip_value > 0:
+                clip_weights(self.model.discriminator, c.clip_value)
+        with self.autocast():
+            loss_g = self.loss.g(self.D(fake, y))
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        if c.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.model.generator.parameters(), c.grad_clip)
+        self.opt_g.step()
+
+    # -- any other family: its own loss functions, nothing around them ----------------------------
+    def _setup_recipe(self, family: Any) -> None:
+        from genzoo.engine import make_optimizer
+
+        c = self.config
+        self.recipe = family.recipe(self.model, c)
+        if self.settings.compile:
+            for name in {m for ph in self.recipe.phases for m in ph.modules}:
+                setattr(self.model, name, torch.compile(getattr(self.model, name)))
+        self.opts = [
+            make_optimizer(ph.optimizer or c.optimizer, ph.parameters(self.model), ph.lr or c.lr, tuple(ph.betas or c.betas),  # type: ignore[arg-type]
+                           c.weight_decay if ph.weight_decay is None else ph.weight_decay, self.device)
+            for ph in self.recipe.phases
+        ]
+
+    def _batch(self) -> Any:
+        from genzoo.family import Batch
+
+        idx = self._index()
+        return Batch(self.images[idx], self.labels[idx] if self.labels is not None else None,
+                     {k: v[idx] for k, v in self.extra.items()})
+
+    def _recipe_step(self, step: int) -> None:
+        from genzoo.family import StepContext
+
+        ctx = StepContext(self.model, self._batch(), step, self.config, self.device)
+        for ph, opt in zip(self.recipe.phases, self.opts):
+            for r in range(ph.repeats):
+                if r > 0:
+                    ctx.batch = self._batch()
+                with self.autocast():
+                    out = ph.loss(ctx)
+                    loss = out[0] if isinstance(out, tuple) else out
+                    for reg in ph.regularizers:
+                        loss = loss + reg(ctx)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                if self.config.grad_clip > 0:  # part of the training recipe, so the bare loop does it too
+                    torch.nn.utils.clip_grad_norm_(ph.parameters(self.model), self.config.grad_clip)
+                opt.step()
+                for hook in ph.after_step:
+                    hook(self.model)
+
+    def run(self, steps: int, start: int = 0) -> None:
+        for s in range(start, start + steps):
+            self.step(s)
+
+
+# ------------------------------------------------------------------------------------------
+# one family
+# ------------------------------------------------------------------------------------------
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Silence the engine's console lines while it runs inside the benchmark."""
+    from genzoo.console import console
+
+    was = console.quiet
+    console.quiet = True
+    try:
+        yield
+    finally:
+        console.quiet = was
+
+
+def _configured(fam: Any, settings: BenchSettings) -> tuple[Any, Any, dict[str, Any]]:
+    """The family's default config fitted to the data, as `genzoo train` would build it."""
+    from genzoo.data import load_dataset, native_size
+
+    overrides: dict[str, Any] = {**settings.overrides, "data": settings.data, "seed": settings.seed}
+    if settings.batch_size:
+        overrides["batch_size"] = settings.batch_size
+    if settings.image_size:
+        overrides["image_size"] = settings.image_size
+    cfg = fam.default_config().update(overrides, source="bench")
+    data = load_dataset(settings.data, image_size=cfg.image_size or native_size(settings.data))
+    fitted = fam.configure_for_data(cfg, data)
+    fitted = dataclasses.replace(fitted, image_size=data.image_size)
+    return fitted, data, overrides
+
+
+def bench_training(fam: Any, settings: BenchSettings, device: torch.device) -> tuple[dict[str, Any], Any, Any]:
+    """Interleaved engine / bare-loop training throughput. Returns (result, trained model, config)."""
+    from genzoo.engine import UNBOUNDED, Trainer
+
+    cfg, data, overrides = _configured(fam, settings)
+    bs = cfg.batch_size
+    if bs > len(data):
+        raise GenzooError(f"batch size {bs} is larger than '{settings.data}' ({len(data)} images); use --batch-size {len(data)} or less")
+    torch.manual_seed(settings.seed)
+    bare = BareLoop(fam, cfg, data, device, settings)
+    # Warm the bare loop (allocator, kernels, compile) and estimate a step's time.
+    bare.run(2)
+    _sync(device)
+    t = time.perf_counter()
+    bare.run(max(1, settings.warmup_steps - 2), start=2)
+    _sync(device)
+    step_time = (time.perf_counter() - t) / max(1, settings.warmup_steps - 2)
+    default_log = int(cfg.log_every)
+    chunk = max(2, min(default_log, round(settings.chunk_seconds / max(step_time, 1e-6))))
+
+    pairs: list[tuple[float, float]] = []  # (engine seconds, bare seconds) per chunk pair
+    cpu_pairs: list[tuple[float, float]] = []  # the same in process CPU time (less load-sensitive)
+    state: dict[str, Any] = {"exit": None, "bare": 0.0, "bare_step": settings.warmup_steps}
+
+    def handover(trainer: Any, step: int, logs: dict[str, float]) -> None:
+        # Called by the engine at each log boundary: it has just run `chunk` steps.
+        _sync(device)
+        now, cpu_now = time.perf_counter(), time.process_time()
+        if state["exit"] is not None:  # (the engine's first chunk is its warm-up)
+            pairs.append((now - state["exit"], state["bare"]))
+            cpu_pairs.append((cpu_now - state["cpu_exit"], state["cpu_bare"]))
+        total_e = sum(p[0] for p in pairs)
+        if len(pairs) >= settings.min_pairs and total_e >= settings.train_seconds:
+            raise _Done
+        t0, c0 = time.perf_counter(), time.process_time()
+        bare.run(chunk, start=state["bare_step"])
+        _sync(device)
+        state["bare"], state["cpu_bare"] = time.perf_counter() - t0, time.process_time() - c0
+        state["bare_step"] += chunk
+        state["exit"], state["cpu_exit"] = time.perf_counter(), time.process_time()
+
+    engine_overrides = {**overrides, "steps": UNBOUNDED, "log_every": chunk,
+                        "checkpoint_every": NEVER, "sample_every": NEVER}
+    with tempfile.TemporaryDirectory(prefix="genzoo-bench-") as tmp, _quiet():
+        trainer = Trainer(
+            fam, overrides=engine_overrides, out=Path(tmp) / "run", data=data, device=str(device),
+            precision=settings.precision, compile=settings.compile, channels_last=settings.channels_last,
+            progress=False, callbacks=[handover],
+        )
+        try:
+            trainer.fit()
+        except _Done:
+            pass
+    if not pairs:
+        raise GenzooError(f"benchmark of {fam.name} ended before a timed chunk; raise --train-seconds")
+    imgs = chunk * bs
+    eng_total = sum(p[0] for p in pairs)
+    bare_total = sum(p[1] for p in pairs)
+    ratios = [b / e for e, b in pairs]
+    result = {
+        "batch_size": bs,
+        "image_size": cfg.image_size,
+        "channels": cfg.channels,
+        "chunk_steps": chunk,
+        "pairs": len(pairs),
+        "timed_steps": chunk * len(pairs),
+        "genzoo_images_per_s": round(imgs * len(pairs) / eng_total, 2),
+        "bare_images_per_s": round(imgs * len(pairs) / bare_total, 2),
+        "ratio": round(statistics.median(ratios), 4),
+        "ratio_total": round(bare_total / eng_total, 4),
+        "ratio_min": round(min(ratios), 4),
+        "ratio_max": round(max(ratios), 4),
+        # CPU time of this process: on a loaded machine, less disturbed by other processes
+        "ratio_cpu_time": round(sum(p[1] for p in cpu_pairs) / max(sum(p[0] for p in cpu_pairs), 1e-9), 4),
+        "genzoo_ms_per_step": round(1000 * eng_total / (chunk * len(pairs)), 3),
+        "bare_ms_per_step": round(1000 * bare_total / (chunk * len(pairs)), 3),
+        "bare_loop": bare.kind,
+        "engine": {"ema": cfg.ema, "log_every": chunk, "precision": settings.precision,
+                   "compile": settings.compile, "channels_last": settings.channels_last},
+    }
+    model = trainer.model
+    del bare
+    return result, model, trainer.config
+
+
+def _sampling_configs(model: Any, settings: BenchSettings) -> list[tuple[str | None, dict[str, Any], int | None]]:
+    """(sampler name, options, network evaluations or None) to time: the default sampler of
+    latent models; every sampler of others, at each of ``sample_steps`` when it takes
+    ``steps``. Cheapest first, so long samplers can be judged from short ones."""
+    from genzoo.family import LatentModel
+    from genzoo.registry import samplers
+
+    if isinstance(model, LatentModel) or not hasattr(model, "sampler_names"):
+        return [(getattr(model, "default_sampler", None), {}, 1)]
+    out: list[tuple[str | None, dict[str, Any], int | None]] = []
+    for name in model.sampler_names():
+        s = samplers.get(name)
+        for opts in ([{"steps": k} for k in settings.sample_steps] if "steps" in getattr(s, "options", ()) else [{}]):
+            evals = None
+            with contextlib.suppress(Exception):  # diffusion samplers list their timesteps
+                evals = len(s.timesteps(model, **opts))
+            out.append((name, opts, evals))
+    out.sort(key=lambda c: (c[2] is None, c[2] or 0))
+    return out or [(getattr(model, "default_sampler", None), {}, None)]
+
+
+def bench_sampling(model: Any, settings: BenchSettings, device: torch.device, batch_size: int) -> list[dict[str, Any]]:
+    """images/s of ``model.sample`` per configuration (inference mode, one batch per call).
+
+    Each configuration is warmed up with a one-image call, then timed over whole calls for
+    about ``sample_seconds``. A configuration whose network-evaluation count is known (diffusion
+    samplers) is first costed from the per-evaluation time of the cheaper ones already measured:
+    when a full batch would take more than twice ``sample_seconds`` it is timed on fewer
+    images (``n`` is reported), and when even one image would, it is not run and the
+    extrapolated figure is reported with ``"estimated": true``.
+    """
+    n_want = settings.sample_n or batch_size
+    cap = 2 * settings.sample_seconds
+    per_eval: float | None = None  # seconds per image per network evaluation, at batch n_want
+    results = []
+    for sampler, opts, evals in _sampling_configs(model, settings):
+        entry: dict[str, Any] = {"sampler": sampler or "default", **opts}
+        if evals:
+            entry["evaluations"] = evals
+        n = n_want
+        if evals and per_eval is not None:
+            per_image = per_eval * evals
+            if per_image > cap:
+                results.append({**entry, "n": 0, "calls": 0, "images_per_s": round(1 / per_image, 4),
+                                "ms_per_image": round(1000 * per_image, 3), "estimated": True})
+                continue
+            n = max(1, min(n_want, int(cap / per_image)))
+        _sync(device)
+        t = time.perf_counter()
+        model.sample(1, seed=0, sampler=sampler, **opts)  # warm-up
+        _sync(device)
+        first = time.perf_counter() - t
+        if per_eval is None and first * n_want > 4 * cap:  # nothing to go by yet, and slow
+            n = max(1, int(cap / max(first, 1e-9)))
+        calls, elapsed = 0, 0.0
+        while calls == 0 or elapsed < settings.sample_seconds:
+            _sync(device)
+            t = time.perf_counter()
+            model.sample(n, seed=calls, sampler=sampler, batch_size=n, **opts)
+            _sync(device)
+            elapsed += time.perf_counter() - t
+            calls += 1
+        if evals and (n == n_want or per_eval is None):  # (a smaller batch over-estimates: safe)
+            per_eval = elapsed / (n * calls * evals)
+        results.append({**entry, "n": n, "calls": calls, "images_per_s": round(n * calls / elapsed, 3),
+                        "ms_per_image": round(1000 * elapsed / (n * calls), 3)})
+    return results
+
+
+def bench_family(name: str, settings: BenchSettings, device: torch.device) -> FamilyResult:
+    from genzoo.interfaces import count_parameters
+    from genzoo.registry import families
+
+    fam = families.get(name)
+    mem = PeakMemory(device)
+    mem.reset()
+    train, model, cfg = bench_training(fam, settings, device)
+    params = {k: count_parameters(m) for k, m in model.named_children()}
+    params["total"] = count_parameters(model)
+    sampling = bench_sampling(model, settings, device, train["batch_size"])
+    peak = mem.read()
+    return FamilyResult(name, cfg.to_dict(), params, train, sampling, round(peak, 1), mem.kind)
+
+
+# ------------------------------------------------------------------------------------------
+# the whole run
+# ------------------------------------------------------------------------------------------
+def default_families() -> list[str]:
+    """dcgan and diffusion when installed, else every installed family."""
+    from genzoo.registry import families
+
+    names = families.names()
+    preferred = [n for n in ("dcgan", "diffusion") if n in names]
+    return preferred or list(names)
+
+
+def run_bench(names: list[str] | None, settings: BenchSettings,
+              on_result: Callable[[FamilyResult], None] | None = None) -> dict[str, Any]:
+    """Benchmark families; returns the JSON-ready report (machine, settings, per family)."""
+    from genzoo.engine import resolve_device
+    from genzoo.registry import families
+
+    device = resolve_device(settings.device)
+    names = list(names) if names else default_families()
+    for n in names:
+        families.get(n)  # unknown names fail before anything runs
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    t0 = time.perf_counter()
+    machine = machine_info(device)
+    results = []
+    for n in names:
+        r = bench_family(n, settings, device)
+        results.append(r)
+        if on_result is not None:
+            on_result(r)
+    with contextlib.suppress(OSError, AttributeError):
+        machine["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+    return {
+        "genzoo_bench": 1,
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "machine": machine,
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "device": str(device),
+        "settings": settings.to_dict(),
+        "wall_time_s": round(time.perf_counter() - t0, 1),
+        "families": {r.family: r.to_dict() for r in results},
+    }
+
+
+def table(report: dict[str, Any]) -> Any:
+    """Rich tables of a report: training (one row per family), then sampling."""
+    from rich.console import Group
+    from rich.table import Table
+
+    m = report["machine"]
+    load = m.get("load_average")
+    title = (f"genzoo bench on {report['device']}: {m.get('cpu', '?')}, {report['threads']} threads, "
+             f"torch {report['torch']}, {report['settings']['precision']}"
+             + (f", load {load[0]:.1f}" if load else ""))
+    t = Table(title=title, title_justify="left", show_edge=False)
+    for col in ("family", "params", "batch", "genzoo img/s", "bare img/s", "genzoo/bare", "pairs", "peak MiB"):
+        t.add_column(col, justify="left" if col == "family" else "right", style="cyan" if col == "family" else None)
+    s = Table(title="sampling", title_justify="left", show_edge=False)
+    for col in ("family", "sampler", "steps", "n", "img/s", "ms/img"):
+        s.add_column(col, justify="left" if col in ("family", "sampler") else "right",
+                     style="cyan" if col == "family" else None)
+    for name, r in report["families"].items():
+        tr = r["train"]
+        style = "green" if tr["ratio"] >= 0.97 else "red"
+        t.add_row(name, f"{r['params']['total'] / 1e6:.2f}M", f"{tr['batch_size']}x{tr['image_size']}px",
+                  f"{tr['genzoo_images_per_s']:.0f}", f"{tr['bare_images_per_s']:.0f}",
+                  f"[{style}]{tr['ratio']:.3f}[/]", str(tr["pairs"]), f"{r['peak_memory_mb']:.0f}")
+        for e in r["sampling"]:
+            s.add_row(name, e["sampler"], str(e.get("steps", e.get("evaluations", ""))),
+                      "est." if e.get("estimated") else str(e["n"]), f"{e['images_per_s']:.3g}", f"{e['ms_per_image']:.3g}")
+    return Group(t, s)
+
+
+def write_report(report: dict[str, Any], path: str | Path) -> Path:
+    from genzoo.io import write_text
+
+    p = Path(path)
+    write_text(p, json.dumps(report, indent=2) + "\n")
+    return p

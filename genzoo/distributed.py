@@ -1,0 +1,335 @@
+"""Multi-process training on torch.distributed: DistributedDataParallel, gloo on CPU, NCCL on GPU.
+
+Launch with torchrun (one machine or several)::
+
+    torchrun --nproc-per-node 2 -m genzoo train dcgan ...
+    genzoo train dcgan --nproc 2 ...          # the same, torchrun --standalone started for you
+
+What each rank does (see docs/performance.md):
+
+* data: every rank holds the dataset and draws the same permutation; rank r takes slice r of
+  each global batch (``--batch-size`` is per rank; the global batch is ``batch_size * world``);
+* randomness: the model is built from ``seed`` on every rank (and DDP broadcasts rank 0's
+  weights anyway); after that rank r draws from its own stream, so noise differs per rank;
+* gradients: every network a recipe phase trains is wrapped in DistributedDataParallel, so an
+  adversarial family averages both the generator's and the discriminator's gradients. During
+  a phase, a wrapped network that neither this phase nor a later phase of the step trains
+  (the discriminator during the generator update) runs under ``no_sync``: its gradients are
+  thrown away at its next ``zero_grad``, so averaging them would be wasted traffic;
+* BatchNorm: per-rank batch statistics by default (as DDP does); ``sync_batchnorm=True``
+  (``--sync-bn``) computes them over the global batch: torch's SyncBatchNorm on CUDA, and
+  :class:`GlooSyncBatchNorm` (below) on the CPU, where torch's has no kernels;
+* files: only rank 0 writes the run directory (checkpoints, samples, log, progress);
+  checkpoints hold every rank's RNG state, so ``--resume`` continues each stream;
+* agreement: losses in the log are averaged over ranks; a non-finite loss on any rank stops
+  all ranks; a time budget or SIGTERM is agreed at log boundaries (every ``log_every``
+  steps), so ranks always stop at the same step.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch import Tensor, nn
+
+from genzoo.errors import GenzooError
+
+
+@dataclass
+class DistInfo:
+    """Where this process sits: rank among world_size, its local rank and device."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+    device: str = "cpu"
+    backend: str = ""
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def launched_by_torchrun() -> bool:
+    """True inside a process started by torchrun (or torch.distributed.run) with >1 processes."""
+    return "LOCAL_RANK" in os.environ and int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+def init_from_env(device: str = "auto") -> DistInfo:
+    """Join the process group torchrun set up (env:// rendezvous) and pick this rank's device.
+
+    ``device`` auto/cuda -> cuda:LOCAL_RANK with NCCL when CUDA is available; cpu -> gloo.
+    Without torchrun's environment (or with one process) returns a single-process DistInfo.
+    """
+    if not launched_by_torchrun():
+        return DistInfo(device=device)
+    rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    name = (device or "auto").lower()
+    use_cuda = name.startswith("cuda") or (name == "auto" and torch.cuda.is_available())
+    if use_cuda:
+        if not torch.cuda.is_available():
+            raise GenzooError("--device cuda was asked for but no CUDA GPU is available; use --device cpu")
+        if torch.cuda.device_count() <= local:
+            raise GenzooError(
+                f"local rank {local} has no GPU (this machine has {torch.cuda.device_count()}); "
+                "use --nproc-per-node at most the number of GPUs"
+            )
+        torch.cuda.set_device(local)
+        dev, backend = f"cuda:{local}", "nccl"
+    else:
+        if name not in ("auto", "cpu"):
+            raise GenzooError(f"distributed training runs on cpu (gloo) or cuda (nccl), not '{device}'")
+        dev, backend = "cpu", "gloo"
+    if not dist.is_initialized():
+        kwargs: dict[str, Any] = {"backend": backend}
+        if backend == "nccl":
+            kwargs["device_id"] = torch.device(dev)
+        dist.init_process_group(**kwargs)
+    return DistInfo(rank, world, local, dev, backend)
+
+
+def shutdown() -> None:
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def broadcast_object(obj: Any, src: int = 0) -> Any:
+    """Rank ``src``'s value of a picklable object, on every rank."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return obj
+    box = [obj]
+    dist.broadcast_object_list(box, src=src)
+    return box[0]
+
+
+def strip_nproc(args: list[str]) -> list[str]:
+    """Command-line args without ``--nproc N`` / ``--nproc=N`` (what each rank runs)."""
+    out, skip = [], False
+    for a in args:
+        if skip:
+            skip = False
+            continue
+        if a == "--nproc":
+            skip = True
+            continue
+        if a.startswith("--nproc="):
+            continue
+        out.append(a)
+    return out
+
+
+def launch(nproc: int, args: list[str]) -> int:
+    """Run ``python -m genzoo ARGS`` in ``nproc`` processes on this machine via torchrun.
+
+    Uses torchrun's ``--standalone`` rendezvous (a free port on localhost). Returns the exit
+    code of the launcher (non-zero if any rank failed; torchrun then stops the others).
+    """
+    if nproc < 1:
+        raise GenzooError(f"--nproc must be at least 1, got {nproc}")
+    if launched_by_torchrun():
+        raise GenzooError("--nproc cannot be used inside torchrun; torchrun already started the processes")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
+           "-m", "genzoo", *strip_nproc(args)]
+    env = dict(os.environ)
+    env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
+    return subprocess.call(cmd, env=env)
+
+
+# ------------------------------------------------------------------------------------------
+# SyncBatchNorm for CPU (gloo)
+# ------------------------------------------------------------------------------------------
+class _AllReduceSum(torch.autograd.Function):
+    """Sum over ranks, differentiable: the gradient of a sum over ranks is the sum over ranks
+    of the incoming gradients."""
+
+    @staticmethod
+    def forward(ctx: Any, t: Tensor) -> Tensor:  # type: ignore[override]
+        t = t.clone()
+        dist.all_reduce(t)
+        return t
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:  # type: ignore[override]
+        grad = grad.clone()
+        dist.all_reduce(grad)
+        return grad
+
+
+class GlooSyncBatchNorm(nn.modules.batchnorm._BatchNorm):
+    """BatchNorm whose training statistics are taken over all ranks' batches, on any device.
+
+    torch's ``nn.SyncBatchNorm`` has CUDA kernels only. This one sums per-channel (count,
+    sum, sum of squares) with one differentiable all-reduce per call, so the forward pass
+    equals BatchNorm on the global batch and the backward pass gives the gradient of the
+    global loss (the all-reduce's backward sums the incoming gradients across ranks). Sums
+    are taken around the running mean (identical on all ranks) to limit cancellation in
+    E[x^2] - E[x]^2. Eval mode is plain BatchNorm.
+    """
+
+    def _check_input_dim(self, x: Tensor) -> None:
+        if x.dim() < 2:
+            raise ValueError(f"expected at least 2D input (got {x.dim()}D input)")
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not self.training or not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+            return super().forward(x)
+        c = x.shape[1]
+        dims = [0, *range(2, x.dim())]
+        xf = x.float()
+        shift = self.running_mean.detach().view(1, c, *([1] * (x.dim() - 2))) if self.running_mean is not None else 0.0
+        xs = xf - shift
+        count = torch.full((1,), float(x.numel() // c), device=x.device)
+        stats = _AllReduceSum.apply(torch.cat([count, xs.sum(dims), (xs * xs).sum(dims)]))
+        n = stats[0]
+        mean_s = stats[1 : 1 + c] / n
+        var = (stats[1 + c :] / n - mean_s * mean_s).clamp_min(0)
+        mean = mean_s + (self.running_mean.detach() if self.running_mean is not None else 0.0)
+        if self.track_running_stats and self.running_mean is not None and self.running_var is not None:
+            with torch.no_grad():
+                self.num_batches_tracked.add_(1)  # type: ignore[union-attr,operator]
+                m = self.momentum if self.momentum is not None else 1.0 / float(self.num_batches_tracked)
+                self.running_mean.lerp_(mean.detach(), m)
+                self.running_var.lerp_(var.detach() * n / (n - 1).clamp_min(1), m)
+        shape = (1, c, *([1] * (x.dim() - 2)))
+        y = (xf - mean.view(shape)) * torch.rsqrt(var.view(shape) + self.eps)
+        if self.affine:
+            y = y * self.weight.view(shape) + self.bias.view(shape)
+        return y.to(x.dtype)
+
+
+def convert_sync_batchnorm(module: nn.Module, device: torch.device) -> nn.Module:
+    """Replace every BatchNorm*d in ``module`` by a synchronised one; parameters and
+    buffers are the same tensor objects, so optimizers and EMA keep working."""
+    if device.type == "cuda":
+        return nn.SyncBatchNorm.convert_sync_batchnorm(module)
+    return _convert_gloo(module)
+
+
+def _convert_gloo(module: nn.Module) -> nn.Module:
+    if isinstance(module, nn.modules.batchnorm._BatchNorm) and not isinstance(module, GlooSyncBatchNorm):
+        new = GlooSyncBatchNorm(module.num_features, module.eps, module.momentum, module.affine,
+                                module.track_running_stats, device=None, dtype=None)
+        if module.affine:
+            new.weight, new.bias = module.weight, module.bias
+        if module.track_running_stats:
+            new.running_mean, new.running_var = module.running_mean, module.running_var
+            new.num_batches_tracked = module.num_batches_tracked
+        new.train(module.training)
+        return new
+    for name, child in list(module.named_children()):
+        new_child = _convert_gloo(child)
+        if new_child is not child:
+            module.add_module(name, new_child)
+    return module
+
+
+# ------------------------------------------------------------------------------------------
+# the engine's side
+# ------------------------------------------------------------------------------------------
+class DistributedTraining:
+    """What the engine needs from torch.distributed during a run (created by ``Trainer.setup``).
+
+    Attributes:
+        train_model: a shallow copy of the model whose trained networks are DDP wrappers; the
+            recipe's loss functions see it (``ctx.model``), while ``trainer.model`` keeps the
+            plain networks for sampling, EMA and saving.
+    """
+
+    def __init__(self, trainer: Any, sync_batchnorm: bool = False):
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        if not (dist.is_available() and dist.is_initialized()):
+            raise GenzooError(
+                "world_size > 1 needs an initialised process group: launch with torchrun "
+                "(torchrun --nproc-per-node N -m genzoo train ...) or genzoo train --nproc N"
+            )
+        if dist.get_world_size() != trainer.world_size or dist.get_rank() != trainer.rank:
+            raise GenzooError(
+                f"Trainer(rank={trainer.rank}, world_size={trainer.world_size}) does not match the process group "
+                f"(rank {dist.get_rank()} of {dist.get_world_size()})"
+            )
+        self.world = trainer.world_size
+        model, device = trainer.model, trainer.device
+        phases = trainer.recipe.phases
+        names: list[str] = []
+        for ph in phases:
+            names += [m for m in ph.modules if m not in names]
+        self.wrapped: dict[str, nn.Module] = {}
+        for name in names:
+            net = getattr(model, name)
+            if sync_batchnorm:
+                net = convert_sync_batchnorm(net, device)
+                setattr(model, name, net)
+            if not any(p.requires_grad for p in net.parameters()):
+                continue
+            self.wrapped[name] = DDP(
+                net, device_ids=[device.index] if device.type == "cuda" else None,
+                # Buffers (BatchNorm statistics) are broadcast once at start, not at every forward:
+                # a GAN calls the discriminator several times per backward, and an in-place
+                # broadcast between those calls would invalidate the saved graph.
+                forward_sync_buffers=False,
+            )
+        proxy = copy.copy(model)
+        proxy.__dict__["_modules"] = {**model._modules, **self.wrapped}
+        self.train_model = proxy
+        # Phase i may skip gradient averaging for a wrapped network that neither phase i nor a
+        # later phase of the step trains (a later phase may backpropagate through outputs
+        # made now, e.g. the generator's fakes made in the discriminator phase).
+        self.skip: dict[str, list[str]] = {}
+        for i, ph in enumerate(phases):
+            later = {m for p in phases[i:] for m in p.modules}
+            self.skip[ph.name] = [n for n in self.wrapped if n not in later]
+        if trainer.ema is not None and not trainer.resume:  # DDP made rank 0's weights everyone's
+            trainer.ema.update(start=False)
+        self.rank_rng: dict[str, Tensor] = {}
+
+    @contextlib.contextmanager
+    def phase(self, ph: Any) -> Iterator[None]:
+        """Context for one phase's forward and backward passes (see ``skip``)."""
+        with contextlib.ExitStack() as stack:
+            for name in self.skip.get(ph.name, ()):
+                stack.enter_context(self.wrapped[name].no_sync())  # type: ignore[operator]
+            yield
+
+    def mean(self, t: Tensor) -> Tensor:
+        """Average of ``t`` over ranks (collective: every rank must call it)."""
+        t = t.clone()
+        dist.all_reduce(t)
+        return t / self.world
+
+    def max(self, t: Tensor) -> Tensor:
+        t = t.clone()
+        dist.all_reduce(t, op=dist.ReduceOp.MAX)
+        return t
+
+    def any(self, flag: bool, device: torch.device) -> bool:
+        """True on every rank if ``flag`` is True on any rank (collective)."""
+        t = torch.tensor([1.0 if flag else 0.0], device=device)
+        dist.all_reduce(t, op=dist.ReduceOp.MAX)
+        return bool(t.item() > 0)
+
+    def gather_rng(self, device: torch.device) -> dict[str, Tensor]:
+        """Every rank's RNG states as ``rng.torch.rankN`` (and ``rng.cuda.rankN``) tensors,
+        for rank 0's checkpoint (collective)."""
+        out: dict[str, Tensor] = {}
+        states = [("torch", torch.get_rng_state())]
+        if device.type == "cuda":
+            states.append(("cuda", torch.cuda.get_rng_state(device)))
+        for kind, state in states:
+            # gloo/nccl gather tensors on the process group's device
+            local = state.to(device) if device.type == "cuda" else state
+            bufs = [torch.empty_like(local) for _ in range(self.world)]
+            dist.all_gather(bufs, local)
+            for r, b in enumerate(bufs):
+                out[f"rng.{kind}.rank{r}"] = b.cpu()
+        return out
