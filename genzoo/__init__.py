@@ -46,6 +46,15 @@ def train(family: str, **kwargs: Any) -> Any:
     return _train(family, **kwargs)
 
 
+def evaluate(model_or_images: Any, *, data: str | None = None, metrics: Any = None, **kwargs: Any) -> Any:
+    """Score a model, images (N, C, H, W) in [0, 1], a run dir, Hub repo or image folder against
+    ``data``: ``genzoo.evaluate(model, data="fashion-mnist", metrics=["fid", "kid"])["fid"]``.
+    See genzoo.metrics.evaluate for the options (n, extractor, split, out_dir ...)."""
+    from genzoo.metrics import evaluate as _evaluate
+
+    return _evaluate(model_or_images, data=data, metrics=metrics, **kwargs)
+
+
 def __getattr__(name: str) -> Any:
     # Lazy access to the heavier submodules' public names.
     lazy = {
@@ -60,4 +69,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'genzoo' has no attribute '{name}'")
 
 
-__all__ = ["__version__", "load", "create", "list_families", "train"]
+__all__ = ["__version__", "load", "create", "list_families", "train", "evaluate"]

@@ -244,7 +244,7 @@ families: Registry[Any] = Registry("family", instances=True, hint="Install its p
 losses: Registry[Callable[..., Any]] = Registry("loss", builtins="genzoo.losses")
 samplers: Registry[Any] = Registry("sampler", builtins="genzoo.samplers", instances=True)
 datasets: Registry[Callable[..., Any]] = Registry("dataset", builtins="genzoo.data")
-metrics: Registry[Any] = Registry("metric", instances=True)
+metrics: Registry[Any] = Registry("metric", builtins="genzoo.metrics", instances=True)
 
 REGISTRIES: dict[str, Registry[Any]] = {
     "families": families,

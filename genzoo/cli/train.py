@@ -31,18 +31,29 @@ from genzoo.cli import set_pairs
 @click.option("--nproc", type=int, help="Train in N processes on this machine (torchrun --standalone, DDP; "
               "--batch-size is per process). Under torchrun, leave it out.")
 @click.option("--sync-bn", is_flag=True, help="Multi-process: BatchNorm statistics over all processes' batches (SyncBatchNorm).")
+@click.option("--eval-every", type=int, help="Evaluate every N steps (log.jsonl; best value to the model card).")
+@click.option("--eval-metrics", default="fid", show_default=True, help="Metrics for --eval-every (`genzoo list metrics`).")
+@click.option("--eval-n", type=int, default=1000, show_default=True, help="Generated images per --eval-every evaluation.")
 def train(family: str, data: str | None, data_dir: str | None, steps: int | None, epochs: float | None,
           batch_size: int | None, out: str | None, max_time: str | None, sets: tuple[str, ...],
           config_file: str | None, resume: bool, device: str, seed: int | None, precision: str,
           compile_: bool, channels_last: bool, progress: bool | None, nproc: int | None = None,
-          sync_bn: bool = False) -> None:
+          sync_bn: bool = False, eval_every: int | None = None, eval_metrics: str = "fid",
+          eval_n: int = 1000) -> None:
     """Train FAMILY (e.g. dcgan) and write a run directory: config.json, model.safetensors,
-    README.md, samples.png, log.jsonl and resumable checkpoints."""
+    README.md, samples.png, log.jsonl and resumable checkpoints.
+
+    `genzoo train classifier --data D` trains the small classifier whose features
+    `genzoo eval` uses for D (see docs/evaluation.md)."""
     from genzoo.config import read_config_file
     from genzoo.engine import UNBOUNDED, Trainer, latest_run_dir, parse_duration
     from genzoo.errors import GenzooError
     from genzoo.registry import families
 
+    if family == "classifier":  # evaluation's feature extractor, not a generator: see genzoo.metrics.classifier
+        from genzoo.metrics.classifier import train_from_cli
+
+        return train_from_cli(data, steps, epochs, batch_size, out, seed, parse_duration(max_time), data_dir, set_pairs(sets))
     fam = families.get(family)
     overrides: dict[str, object] = {}
     if config_file:
@@ -79,10 +90,15 @@ def train(family: str, data: str | None, data_dir: str | None, steps: int | None
         from genzoo.engine import default_run_dir
 
         out = distributed.broadcast_object(str(default_run_dir(fam.name, cfg.data)) if dinfo.is_main else None)
+    callbacks = []
+    if eval_every is not None:  # built before training so a bad metric name fails at once
+        from genzoo.metrics import EvalDuringTraining
+
+        callbacks.append(EvalDuringTraining(eval_every, eval_metrics, n=eval_n))
     trainer = Trainer(
         fam, overrides=overrides, out=Path(out) if out else None, data_dir=data_dir, device=device,
         resume=resume, max_time=budget, precision=precision, compile=compile_, channels_last=channels_last,
-        progress=progress, rank=dinfo.rank, world_size=dinfo.world_size, sync_batchnorm=sync_bn,
+        progress=progress, callbacks=callbacks, rank=dinfo.rank, world_size=dinfo.world_size, sync_batchnorm=sync_bn,
     )
     if epochs is not None:
         if epochs <= 0:
