@@ -378,7 +378,8 @@ class Trainer:
             if find_checkpoint(self.out) is not None:
                 raise GenzooError(f"'{self.out}' already holds a run; pass --resume to continue it or choose another --out")
         self._validate_config()
-        self.data = data if data is not None else self._load_data()
+        # a family may adapt the data first (pix2pix: resize, build pairs from config.task)
+        self.data = self.family.prepare_data(data if data is not None else self._load_data(), self.config)
 
     # -- setup -------------------------------------------------------------------------------
     def _validate_config(self) -> None:
@@ -563,7 +564,10 @@ class Trainer:
 
         n, k = self.config.num_samples, self.config.num_classes
         with self.inference_weights() as m:
-            if m.is_conditional:  # one row per class
+            preview = getattr(m, "preview", None)
+            if callable(preview):  # models that need data to show anything (pix2pix: input | output | target)
+                imgs, nrow = preview(self.data, n, seed=self.config.seed)
+            elif m.is_conditional:  # one row per class
                 per = max(1, n // k)
                 imgs = m.sample(per * k, seed=self.config.seed, labels=torch.arange(k).repeat_interleave(per))
                 nrow: int | None = per

@@ -11,6 +11,7 @@ from genzoo.adversarial import AdversarialConfig, AdversarialModel, adversarial_
 from genzoo.config import ModelConfig
 from genzoo.console import console
 from genzoo.data import ImageDataset, RawImages, load_dataset
+from genzoo.data.tasks import INPUTS, PairedTask, comparison_rows, make_paired, register_task, tasks
 from genzoo.errors import GenzooError
 from genzoo.family import (
     Batch,
@@ -45,4 +46,5 @@ __all__ = [
     "AdversarialLoss", "datasets", "families", "losses", "metrics", "samplers", "register_dataset",
     "register_family", "register_loss", "register_metric", "register_sampler", "clip_weights",
     "gradient_penalty", "penalty_at", "Sampler", "LatentGMM", "console",
+    "INPUTS", "PairedTask", "comparison_rows", "make_paired", "register_task", "tasks",
 ]

@@ -34,12 +34,15 @@ from genzoo.cli import set_pairs
 @click.option("--eval-every", type=int, help="Evaluate every N steps (log.jsonl; best value to the model card).")
 @click.option("--eval-metrics", default="fid", show_default=True, help="Metrics for --eval-every (`genzoo list metrics`).")
 @click.option("--eval-n", type=int, default=1000, show_default=True, help="Generated images per --eval-every evaluation.")
+@click.option("--task", help="Image-to-image families (pix2pix): build (input, target) pairs from the data: "
+              "superres[:2|4], inpaint[:K], denoise[:S], edges, colorize.")
+@click.option("--direction", type=click.Choice(["AtoB", "BtoA"]), help="Image-to-image families with pairs: data: translate A to B (default) or B to A.")
 def train(family: str, data: str | None, data_dir: str | None, steps: int | None, epochs: float | None,
           batch_size: int | None, out: str | None, max_time: str | None, sets: tuple[str, ...],
           config_file: str | None, resume: bool, device: str, seed: int | None, precision: str,
-          compile_: bool, channels_last: bool, progress: bool | None, nproc: int | None = None,
-          sync_bn: bool = False, eval_every: int | None = None, eval_metrics: str = "fid",
-          eval_n: int = 1000) -> None:
+          compile_: bool, channels_last: bool, progress: bool | None, task: str | None = None,
+          direction: str | None = None, eval_every: int | None = None, eval_metrics: str = "fid",
+          eval_n: int = 1000, nproc: int | None = None, sync_bn: bool = False) -> None:
     """Train FAMILY (e.g. dcgan) and write a run directory: config.json, model.safetensors,
     README.md, samples.png, log.jsonl and resumable checkpoints.
 
@@ -59,7 +62,10 @@ def train(family: str, data: str | None, data_dir: str | None, steps: int | None
     if config_file:
         overrides.update(read_config_file(config_file))
     overrides.update(set_pairs(sets))
-    for key, val in (("data", data), ("steps", steps), ("batch_size", batch_size), ("seed", seed)):
+    if (task or direction) and "task" not in fam.config_class.field_names():
+        raise GenzooError(f"--task and --direction are for image-to-image families such as pix2pix; {fam.name} does not take them")
+    for key, val in (("data", data), ("steps", steps), ("batch_size", batch_size), ("seed", seed),
+                     ("task", task), ("direction", direction)):
         if val is not None:
             overrides[key] = val
     if steps is not None and epochs is not None:

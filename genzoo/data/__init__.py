@@ -426,3 +426,9 @@ def with_limit(ds: ImageDataset, n: int) -> ImageDataset:
         ds, images=ds.images[:n], labels=None if ds.labels is None else ds.labels[:n],
         extra={k: v[:n] for k, v in ds.extra.items()},
     )
+
+
+# Paired data for image-to-image models: importing registers `pairs:PATH`, `skimage-patches`
+# and the paired-task registry (superres, inpaint, denoise, edges, colorize).
+from genzoo.data import pairs as pairs  # noqa: E402
+from genzoo.data import tasks as tasks  # noqa: E402
