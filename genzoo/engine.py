@@ -634,15 +634,34 @@ class Trainer:
             with open(log_path, "a") as f:
                 f.write(json.dumps(record) + "\n")
 
+    def _weights_finite(self) -> bool:
+        """True if every float tensor a checkpoint would hold is finite: weights, buffers, EMA, optimizer state."""
+        tensors = list(self.model.state_dict().values())
+        if self.ema is not None:
+            tensors += list(self.ema.shadow.values())
+        for opt in self.optimizers.values():
+            tensors += [v for st in opt.state.values() for v in st.values() if isinstance(v, Tensor)]
+        flags = [torch.isfinite(t).all() for t in tensors if t.is_floating_point()]
+        return bool(torch.stack(flags).all()) if flags else True
+
     def _check_finite(self, step: int) -> None:
         bad = int((self.dist.max(self._bad) if self.dist is not None else self._bad).item())
-        if bad >= 0:
+        # A loss can be finite while the update it drives overflows the weights (e.g. a huge lr):
+        # check the weights too, so non-finite weights never reach a checkpoint.
+        weights_bad = bad < 0 and not self._weights_finite()
+        if bad >= 0 or weights_bad:
             ck = find_checkpoint(self.out)
             where = f"the last good checkpoint ({ck.name}) is kept in {ck.parent}" if ck else "no checkpoint had been written yet"
-            raise GenzooError(
-                f"training diverged: a loss became NaN or infinite at step {bad}; stopped at step {step}. "
-                f"{where}; try a lower --set lr=..., a different loss, or --resume from there"
+            first = getattr(self, "_finite_step", self.start_step) + 1  # the last check passed before this step
+            span = f"at step {step}" if first >= step else f"between step {first} and step {step}"
+            what = (
+                f"a loss became NaN or infinite at step {bad}; stopped at step {step}" if bad >= 0 else
+                f"the weights or optimizer state became NaN or infinite {span} (the losses were still finite)"
             )
+            raise GenzooError(
+                f"training diverged: {what}. {where}; try a lower --set lr=..., a different loss, or --resume from there"
+            )
+        self._finite_step = step
 
     def fit(self) -> TrainResult:
         """Run the recipe until ``steps`` or ``max_time``; returns where everything went."""

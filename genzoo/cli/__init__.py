@@ -21,6 +21,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "list": ("genzoo.cli.inspect:list_cmd", "List families, losses, samplers, datasets or metrics."),
     "info": ("genzoo.cli.inspect:info", "Show a family's description and configuration."),
     "plugins": ("genzoo.cli.inspect:plugins", "Show discovered plugins and whether they loaded."),
+    "interpolate": ("genzoo.cli.interpolate:interpolate", "Walk a latent space between seeds: a GIF or a grid."),
+    "arithmetic": ("genzoo.cli.interpolate:arithmetic", "Latent vector arithmetic a - b + c from seeds or stored latents."),
     "reconstruct": ("genzoo.cli.reconstruct:reconstruct", "Show images over their reconstructions by an autoencoder (vae)."),
     "score": ("genzoo.cli.score:score", "Per-image anomaly scores: negative ELBO (VAEs) or AnoGAN (GANs)."),
     "eval": ("genzoo.cli.eval:eval_cmd", "Score generated images: FID, KID, IS, precision/recall, memorisation ..."),

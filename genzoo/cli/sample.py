@@ -42,9 +42,11 @@ def parse_label(label: str | None, model) -> object:  # noqa: ANN001
 @click.option("--nrow", type=int, help="Images per grid row.")
 @click.option("--batch-size", type=int, default=256, show_default=True)
 @click.option("--device", default="cpu", show_default=True, help="auto | cpu | cuda | mps.")
+@click.option("--save-latents", type=click.Path(dir_okay=False),
+              help="Also write the latents behind the images to FILE.npz (for `genzoo arithmetic --from`).")
 def sample(source: str | None, hub: str | None, revision: str | None, n: int, seed: int, out: str,
            label: str | None, sampler: str | None, truncation: float | None, opts: tuple[str, ...],
-           nrow: int | None, batch_size: int, device: str) -> None:
+           nrow: int | None, batch_size: int, device: str, save_latents: str | None = None) -> None:
     """Draw N images from SOURCE: a run directory, a Hub repo id, or a family name (untrained)."""
     import torch
 
@@ -54,7 +56,13 @@ def sample(source: str | None, hub: str | None, revision: str | None, n: int, se
 
     if bool(source) == bool(hub):
         raise GenzooError("give a SOURCE (run directory or repo id) or --from-hub USER/MODEL, exactly one")
+    if save_latents and not save_latents.lower().endswith(".npz"):
+        raise GenzooError(f"--save-latents '{save_latents}': latents are stored as a .npz file")
     model = load(hub or source, revision=revision, device=device)
+    if save_latents:
+        from genzoo.latent import require_latent_model
+
+        require_latent_model(model)
     kwargs: dict[str, object] = dict(set_pairs(opts))
     for k, v in list(kwargs.items()):
         try:
@@ -86,6 +94,14 @@ def sample(source: str | None, hub: str | None, revision: str | None, n: int, se
         where = str(dest)
     else:
         raise GenzooError(f"--out '{out}': use a .png grid, a folder ending in /, or a .npz file")
+    if save_latents:
+        from genzoo.latent import sample_latents
+        from genzoo.latent import save_latents as write_latents
+
+        # The same draw model.sample made from this seed: row i is the latent of image i.
+        z = sample_latents(model, n, seed, sampler=sampler, **kwargs)
+        write_latents(save_latents, z, labels=labels, seed=seed)
+        where += f" (latents: {save_latents})"
     from genzoo.console import console
 
     console.print(f"wrote {n} samples (seed {seed}) -> [bold]{where}[/]")
