@@ -346,7 +346,9 @@ def test_evaluate_a_model_is_seeded(tiny_run):
     a = genzoo.evaluate(model, metrics="fid,kid", n=64)  # data from the model: digits
     b = genzoo.evaluate(model, metrics="fid,kid", n=64)
     assert a.info["data"] == "digits" and a["fid"] == b["fid"] and a["kid"] == b["kid"]
-    assert a.card_entries()[0].keys() == {"metric", "value", "name", "protocol"}
+    entry = a.card_entries()[0]
+    assert entry.keys() == {"metric", "value", "name", "protocol", "dataset", "split"}
+    assert (entry["dataset"], entry["split"]) == ("digits", "train")
 
 
 # ------------------------------------------------------------------------------------------

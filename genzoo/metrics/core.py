@@ -212,8 +212,9 @@ class EvalReport:
         return next((r for r in self.results if r.metric == key), None)
 
     def card_entries(self) -> list[dict[str, Any]]:
-        """Entries for ``model.meta['evaluation']`` (finite values only)."""
-        return [r.card_entry() for r in self.results if math.isfinite(r.value)]
+        """Entries for ``model.meta['evaluation']`` (finite values only), with the real data's name and split."""
+        where = {"dataset": self.info.get("data"), "split": self.info.get("split")}
+        return [{**r.card_entry(), **where} for r in self.results if math.isfinite(r.value)]
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.info, "results": [r.to_dict() for r in self.results], "notes": list(self.notes)}

@@ -197,7 +197,7 @@ class EvalDuringTraining:
         self.every, self.n, self.extractor, self.data = every, n, extractor, data
         self.metrics = metric_names(metrics)
         self.last = 0
-        self.best: dict[str, tuple[Result, int]] = {}
+        self.best: dict[str, tuple[Result, int, dict[str, Any]]] = {}
         self.history: list[dict[str, Any]] = []
 
     def __call__(self, trainer: Any, step: int, logs: dict[str, float]) -> None:
@@ -219,20 +219,21 @@ class EvalDuringTraining:
         self.history.append(record)
         with open(trainer.out / "log.jsonl", "a") as f:
             f.write(json.dumps(record) + "\n")
+        entries = {e["metric"]: e for e in report.card_entries()}
         for r in report.results:
             old = self.best.get(r.metric)
-            if not math.isfinite(r.value):
+            if r.metric not in entries:  # not finite
                 continue
             if old is None or (r.value > old[0].value if r.higher_is_better else r.value < old[0].value):
-                self.best[r.metric] = (r, step)
-        trainer.model.meta["evaluation"] = [self._entry(r, s, step) for r, s in self.best.values()]
+                self.best[r.metric] = (r, step, entries[r.metric])
+        trainer.model.meta["evaluation"] = [self._entry(r, s, e, step) for r, s, e in self.best.values()]
         from genzoo.console import console
 
         shown = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items())
         console.print(f"[dim]eval[/] step {step}: {shown} ({report.info['wall_time_s']:.1f}s)", highlight=False)
 
-    def _entry(self, r: Result, best_step: int, now: int) -> dict[str, Any]:
-        e = r.card_entry()
+    def _entry(self, r: Result, best_step: int, entry: dict[str, Any], now: int) -> dict[str, Any]:
+        e = dict(entry)
         e["name"] = f"{r.name}, best during training (step {best_step})"
         e["protocol"] = (f"{r.protocol}; evaluated every {self.every} steps on the sampling (EMA) weights, "
                          f"best at step {best_step}, last evaluation at step {now}")

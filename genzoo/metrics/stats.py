@@ -57,8 +57,8 @@ def polynomial_kernel(x: Tensor, y: Tensor, degree: int = 3, gamma: float | None
     Callers sum kernel matrices in float64 (MMD is a small difference of large sums).
     """
     g = 1.0 / x.shape[1] if gamma is None else gamma
-    k = x.float() @ y.float().T * g + coef
-    return k * k * k if degree == 3 else k**degree
+    k = torch.addmm(torch.full((), float(coef), device=x.device), x.float(), y.float().T, alpha=g)
+    return k.pow_(degree)
 
 
 def mmd2_unbiased(x: Tensor, y: Tensor, degree: int = 3, gamma: float | None = None, coef: float = 1.0) -> float:
