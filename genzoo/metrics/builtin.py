@@ -107,8 +107,8 @@ class Memorisation(Metric):
         train_px = ((train.images + 1) / 2).flatten(1)
         ref = ctx.reference
         fake_ft = ctx.fake_features[:m]
-        frac_px, d_px, _ = copy_fraction(fake_px, train_px)
-        frac_ft, _, _ = copy_fraction(fake_ft, ref.features)
+        frac_px, d_px, _, r_px = copy_fraction(fake_px, train_px)
+        frac_ft = copy_fraction(fake_ft, ref.features)[0]
         held = ctx.heldout(m)
         base_px = base_ft = None
         if held is not None:
@@ -117,7 +117,9 @@ class Memorisation(Metric):
         files = []
         path = ctx.out_file("memorisation.png")
         if path is not None:
-            files.append(str(self._grid(ctx, path, m, fake_px, train_px, fake_ft, d_px)))
+            # most copy-like first: distance to the nearest training image relative to how far
+            # that image is from its own nearest neighbour
+            files.append(str(self._grid(ctx, path, fake_px, train_px, fake_ft, d_px / r_px.clamp(min=1e-12))))
         held_note = f"held-out real: {len(held)} {('test' if ctx.split == 'train' else 'train')} images" if held is not None else "no held-out split"
         p_px = (f"{m} generated vs all {len(train)} {ctx.data} {ctx.split} images, pixels at "
                 f"{ctx.image_size}x{ctx.image_size}; {held_note}")
@@ -127,12 +129,12 @@ class Memorisation(Metric):
             Result("memorisation_features", frac_ft, ctx.named("Memorised fraction"), p_ft, baseline=base_ft, files=files),
         ]
 
-    def _grid(self, ctx: EvalContext, path, m: int, fake_px, train_px, fake_ft, d_px):
-        """Rows: the samples nearest to a training image; each row is the sample, then its
+    def _grid(self, ctx: EvalContext, path, fake_px, train_px, fake_ft, score):
+        """Rows: the samples with the lowest ``score``; each row is the sample, then its
         nearest training images in pixel space, then in feature space."""
         from genzoo.images import save_grid
 
-        rows = d_px.argsort()[: self.grid_rows]
+        rows = score.argsort()[: self.grid_rows]
         k = self.neighbours
         _, nn_px = knn(fake_px[rows], train_px, k)
         _, nn_ft = knn(fake_ft[rows], ctx.reference.features, k)

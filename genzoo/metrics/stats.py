@@ -208,7 +208,7 @@ def precision_recall_density_coverage(
 # ------------------------------------------------------------------------------------------
 # memorisation and the birthday test
 # ------------------------------------------------------------------------------------------
-def copy_fraction(samples: Tensor, train: Tensor, *, train_nn: Tensor | None = None) -> tuple[float, Tensor, Tensor]:
+def copy_fraction(samples: Tensor, train: Tensor, *, train_nn: Tensor | None = None) -> tuple[float, Tensor, Tensor, Tensor]:
     """Fraction of samples closer to their nearest training point t than t is to any other
     training point (the "closer than training images are to each other" test).
 
@@ -218,7 +218,8 @@ def copy_fraction(samples: Tensor, train: Tensor, *, train_nn: Tensor | None = N
         train_nn: (N,) each training point's nearest-other distance, if already known.
 
     Returns:
-        (fraction, distance to the nearest training point (M,), its index (M,)).
+        (fraction, distance to the nearest training point (M,), its index (M,),
+        that training point's distance to its own nearest other training point (M,)).
     """
     d, idx = knn(samples, train, 1)
     d, idx = d[:, 0], idx[:, 0]
@@ -228,7 +229,7 @@ def copy_fraction(samples: Tensor, train: Tensor, *, train_nn: Tensor | None = N
         radius = _nearest_other(train, uniq)[inv]
     else:
         radius = train_nn[idx]
-    return float((d < radius).double().mean()), d, idx
+    return float((d < radius).double().mean()), d, idx, radius
 
 
 def _nearest_other(train: Tensor, which: Tensor) -> Tensor:
