@@ -98,8 +98,8 @@ def translate(run: str, inputs: tuple[str, ...], out_dir: str | None, grid: str 
     paired: ImageDataset | None = None
     targets = None
     if data:
-        raw = load_dataset(data, split=split, limit=n)
-        paired = make_paired(raw, task=run_task, direction=direction, seed=cfg.seed, image_size=size)
+        plain_data = load_dataset(data, split=split, limit=n)
+        paired = make_paired(plain_data, task=run_task, direction=direction, seed=cfg.seed, image_size=size)
         if INPUTS not in paired.extra:
             raise GenzooError(f"'{data}' is not paired and the run has no task; pass --task (e.g. --task superres)")
         x, targets = to_unit(paired.extra[INPUTS].clone()), to_unit(paired.images.clone())

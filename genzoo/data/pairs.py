@@ -153,6 +153,7 @@ def read_pairs(folder: Path, max_size: int = PAIRS_MAX_SIZE) -> tuple[torch.Tens
 
 
 def _pairs(arg: str | None, *, split: str, data_dir: str | None = None) -> RawImages:
+    """pairs:PATH - aligned image pairs: side-by-side A|B files, or A/ and B/ folders with matching names."""
     if not arg:
         raise GenzooError("pairs: needs a path, e.g. --data pairs:~/facades")
     root = Path(arg).expanduser()

@@ -457,6 +457,7 @@ def _patches(patch: int) -> tuple[Tensor, Tensor, list[str]]:
 
 
 def _skimage_patches(arg: str | None, *, split: str, data_dir: str | None = None) -> RawImages:
+    """RGB patches (64 px; skimage-patches:N for N px) of scikit-image's bundled photographs; no download."""
     try:
         import skimage  # noqa: F401
     except ImportError:
