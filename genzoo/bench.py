@@ -12,9 +12,10 @@ For every family asked for, on one device:
   on a GPU) and parameter counts per network.
 
 The two training loops are interleaved: the engine runs ``chunk`` steps, then the bare loop
-runs ``chunk`` steps, and so on (the engine's log callback hands over), so a busy shared
-machine slows both alike. The reported ratio is the median of the per-pair ratios; the
-totals are reported too.
+runs ``chunk`` steps on the same networks, and so on (the engine's per-step hook hands
+over), so a busy shared machine slows both alike. ``chunk`` is sized to about
+``chunk_seconds``. The reported ratio is the median of the per-pair ratios; the totals are
+reported too.
 
 What the bare loop is: for adversarial families a textbook GAN step written here by hand
 (one batch of fakes, a discriminator step on real and detached fake, a generator step
@@ -27,8 +28,8 @@ kernels, fused Adam on CUDA), so the ratio isolates the loop around the step; to
 own default on the CPU (a per-tensor loop) is measured in docs/performance.md.
 
 In the timed engine runs, periodic checkpoints and sample grids are switched off (every
-10^9 steps): they are file output a user asks for, not per-step overhead. The engine's
-logging stays on, at ``log_every = chunk`` (never less often than the family's default).
+10^9 steps): they are file output a user asks for, not per-step overhead. Everything else
+is the family's default, logging (every ``log_every`` steps) and EMA included.
 """
 
 from __future__ import annotations
@@ -65,9 +66,9 @@ class BenchSettings:
     data: str = "digits"
     image_size: int | None = None  # None: the family's default for the data
     train_seconds: float = 10.0  # timed training per loop (engine and bare each)
-    min_pairs: int = 3  # at least this many interleaved (engine, bare) chunk pairs
-    chunk_seconds: float = 1.0  # target length of one chunk
-    warmup_steps: int = 5
+    min_pairs: int = 5  # at least this many interleaved (engine, bare) chunk pairs
+    chunk_seconds: float = 0.5  # target length of one chunk (short: more pairs, finer interleaving)
+    warmup_steps: int = 7
     sample_n: int | None = None  # images per sampling call (None: the batch size)
     sample_steps: tuple[int, ...] = (10, 50)  # step counts for samplers that take `steps`
     sample_seconds: float = 3.0  # time per sampling configuration (at least one call)
@@ -76,10 +77,12 @@ class BenchSettings:
     channels_last: bool = False
     seed: int = 0
     overrides: dict[str, Any] = field(default_factory=dict)  # config fields for every family (--set)
+    switches: tuple[str, ...] = ()  # speed switches to compare (see SWITCHES), e.g. ("fp32", "bf16")
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["sample_steps"] = list(self.sample_steps)
+        d["switches"] = list(self.switches)
         return d
 
 
@@ -92,7 +95,7 @@ class FamilyResult:
     sampling: list[dict[str, Any]]
     peak_memory_mb: float
     memory_kind: str
-    notes: list[str] = field(default_factory=list)
+    switches: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -188,13 +191,20 @@ class BareLoop:
     Data are indexed from the same in-memory tensor (a fresh permutation each epoch).
     """
 
-    def __init__(self, family: Any, config: Any, data: Any, device: torch.device, settings: BenchSettings):
+    def __init__(self, family: Any, config: Any, data: Any, device: torch.device, settings: BenchSettings,
+                 model: Any = None):
         from genzoo.adversarial import AdversarialModel
 
         self.config, self.device, self.settings = config, device, settings
-        self.model = family.build(config).to(device)
-        if settings.channels_last:
-            self.model = self.model.to(memory_format=torch.channels_last)
+        # Given a model (the engine's), drive its networks as they are (already compiled,
+        # channels-last): the same tensors in the same memory, so neither side gets luckier
+        # cache placement.
+        self.compile = settings.compile and model is None
+        if model is None:
+            model = family.build(config).to(device)
+            if settings.channels_last:
+                model = model.to(memory_format=torch.channels_last)
+        self.model = model
         self.model.train()
         self.images = data.images.to(device)
         self.labels = data.labels.to(device) if data.labels is not None else None
@@ -229,7 +239,7 @@ class BareLoop:
 
         c, m = self.config, self.model
         self.loss = losses.get(c.loss)
-        if self.settings.compile:
+        if self.compile:
             self.G: nn.Module = torch.compile(m.generator)  # type: ignore[assignment]
             self.D: nn.Module = torch.compile(m.discriminator)  # type: ignore[assignment]
         else:
@@ -274,7 +284,7 @@ class BareLoop:
 
         c = self.config
         self.recipe = family.recipe(self.model, c)
-        if self.settings.compile:
+        if self.compile:
             for name in {m for ph in self.recipe.phases for m in ph.modules}:
                 setattr(self.model, name, torch.compile(getattr(self.model, name)))
         self.opts = [
@@ -362,23 +372,30 @@ def bench_training(fam: Any, settings: BenchSettings, device: torch.device) -> t
     if bs > len(data):
         raise GenzooError(f"batch size {bs} is larger than '{settings.data}' ({len(data)} images); use --batch-size {len(data)} or less")
     torch.manual_seed(settings.seed)
-    bare = BareLoop(fam, cfg, data, device, settings)
-    # Warm the bare loop (allocator, kernels, compile) and estimate a step's time.
-    bare.run(2)
-    _sync(device)
-    t = time.perf_counter()
-    bare.run(max(1, settings.warmup_steps - 2), start=2)
-    _sync(device)
-    step_time = (time.perf_counter() - t) / max(1, settings.warmup_steps - 2)
-    default_log = int(cfg.log_every)
-    chunk = max(2, min(default_log, round(settings.chunk_seconds / max(step_time, 1e-6))))
+    # Estimate a step's time on a throwaway copy (this also warms kernels and the allocator),
+    # to size the chunks before the engine starts.
+    probe = BareLoop(fam, cfg, data, device, settings)
+    probe.run(2)
+    times = []
+    for i in range(max(1, settings.warmup_steps - 2)):
+        _sync(device)
+        t = time.perf_counter()
+        probe.run(1, start=2 + i)
+        _sync(device)
+        times.append(time.perf_counter() - t)
+    step_time = statistics.median(times)
+    bare_kind = probe.kind
+    del probe
+    chunk = max(2, round(settings.chunk_seconds / max(step_time, 1e-6)))
 
     pairs: list[tuple[float, float]] = []  # (engine seconds, bare seconds) per chunk pair
     cpu_pairs: list[tuple[float, float]] = []  # the same in process CPU time (less load-sensitive)
-    state: dict[str, Any] = {"exit": None, "bare": 0.0, "bare_step": settings.warmup_steps}
+    state: dict[str, Any] = {"exit": None, "bare": 0.0, "bare_step": 0, "loop": None}
 
-    def handover(trainer: Any, step: int, logs: dict[str, float]) -> None:
-        # Called by the engine at each log boundary: it has just run `chunk` steps.
+    def handover(trainer: Any, step: int) -> None:
+        # Called by the engine after every step; every `chunk` steps the bare loop takes a turn.
+        if step % chunk:
+            return
         _sync(device)
         now, cpu_now = time.perf_counter(), time.process_time()
         if state["exit"] is not None:  # (the engine's first chunk is its warm-up)
@@ -387,6 +404,12 @@ def bench_training(fam: Any, settings: BenchSettings, device: torch.device) -> t
         total_e = sum(p[0] for p in pairs)
         if len(pairs) >= settings.min_pairs and total_e >= settings.train_seconds:
             raise _Done
+        bare = state["loop"]
+        if bare is None:  # the bare loop drives the engine's own networks (its own optimizers)
+            bare = state["loop"] = BareLoop(fam, trainer.config, data, device, settings, model=trainer.model)
+            bare.run(2)  # warm-up
+            state["bare_step"] = 2
+            _sync(device)
         t0, c0 = time.perf_counter(), time.process_time()
         bare.run(chunk, start=state["bare_step"])
         _sync(device)
@@ -394,14 +417,14 @@ def bench_training(fam: Any, settings: BenchSettings, device: torch.device) -> t
         state["bare_step"] += chunk
         state["exit"], state["cpu_exit"] = time.perf_counter(), time.process_time()
 
-    engine_overrides = {**overrides, "steps": UNBOUNDED, "log_every": chunk,
-                        "checkpoint_every": NEVER, "sample_every": NEVER}
+    engine_overrides = {**overrides, "steps": UNBOUNDED, "checkpoint_every": NEVER, "sample_every": NEVER}
     with tempfile.TemporaryDirectory(prefix="genzoo-bench-") as tmp, _quiet():
         trainer = Trainer(
             fam, overrides=engine_overrides, out=Path(tmp) / "run", data=data, device=str(device),
             precision=settings.precision, compile=settings.compile, channels_last=settings.channels_last,
-            progress=False, callbacks=[handover],
+            progress=False,
         )
+        trainer.step_callbacks.append(handover)
         try:
             trainer.fit()
         except _Done:
@@ -427,15 +450,14 @@ def bench_training(fam: Any, settings: BenchSettings, device: torch.device) -> t
         "ratio_max": round(max(ratios), 4),
         # CPU time of this process: on a loaded machine, less disturbed by other processes
         "ratio_cpu_time": round(sum(p[1] for p in cpu_pairs) / max(sum(p[0] for p in cpu_pairs), 1e-9), 4),
+        "pair_seconds": [[round(e, 4), round(b, 4)] for e, b in pairs],  # (engine, bare) per pair, in order
         "genzoo_ms_per_step": round(1000 * eng_total / (chunk * len(pairs)), 3),
         "bare_ms_per_step": round(1000 * bare_total / (chunk * len(pairs)), 3),
-        "bare_loop": bare.kind,
-        "engine": {"ema": cfg.ema, "log_every": chunk, "precision": settings.precision,
+        "bare_loop": bare_kind,
+        "engine": {"ema": cfg.ema, "log_every": cfg.log_every, "precision": settings.precision,
                    "compile": settings.compile, "channels_last": settings.channels_last},
     }
-    model = trainer.model
-    del bare
-    return result, model, trainer.config
+    return result, trainer.model, trainer.config
 
 
 def _sampling_configs(model: Any, settings: BenchSettings) -> list[tuple[str | None, dict[str, Any], int | None]]:
@@ -519,7 +541,76 @@ def bench_family(name: str, settings: BenchSettings, device: torch.device) -> Fa
     params["total"] = count_parameters(model)
     sampling = bench_sampling(model, settings, device, train["batch_size"])
     peak = mem.read()
-    return FamilyResult(name, cfg.to_dict(), params, train, sampling, round(peak, 1), mem.kind)
+    del model
+    switches = compare_switches(fam, settings, device, settings.switches) if settings.switches else None
+    return FamilyResult(name, cfg.to_dict(), params, train, sampling, round(peak, 1), mem.kind, switches)
+
+
+# ------------------------------------------------------------------------------------------
+# speed switches
+# ------------------------------------------------------------------------------------------
+SWITCHES: dict[str, dict[str, Any]] = {
+    "fp32": {"precision": "fp32", "compile": False, "channels_last": False},
+    "bf16": {"precision": "bf16"},
+    "fp16": {"precision": "fp16"},
+    "channels-last": {"channels_last": True},
+    "compile": {"compile": True},
+    "compile+bf16": {"compile": True, "precision": "bf16"},
+}
+
+
+def compare_switches(fam: Any, settings: BenchSettings, device: torch.device, names: tuple[str, ...] | list[str]) -> dict[str, Any]:
+    """Training speed under each speed switch, interleaved round-robin in one process.
+
+    The switches change the networks' arithmetic (autocast, compiled graphs, memory
+    format), which the bare loop runs exactly as the engine does, so each variant is a
+    bare loop on its own copy of the networks; the engine's overhead under a switch is the
+    main benchmark's ratio when run with that switch. Each variant is warmed up first
+    (compilation time is reported as ``warmup_s``); then chunks of steps go round-robin
+    until every variant has run ``train_seconds``. ``speedup`` is relative to the first.
+    """
+    unknown = [n for n in names if n not in SWITCHES]
+    if unknown:
+        raise GenzooError(f"unknown speed switch '{unknown[0]}'; use {', '.join(SWITCHES)}")
+    base = dataclasses.replace(settings, precision="fp32", compile=False, channels_last=False)
+    cfg, data, _ = _configured(fam, base)
+    loops, warm, step_time = {}, {}, {}
+    for n in names:
+        torch.manual_seed(settings.seed)
+        loop = BareLoop(fam, cfg, data, device, dataclasses.replace(base, **SWITCHES[n]))
+        _sync(device)
+        t = time.perf_counter()
+        loop.run(3)
+        _sync(device)
+        warm[n] = time.perf_counter() - t
+        t = time.perf_counter()
+        loop.run(2, start=3)
+        _sync(device)
+        step_time[n] = (time.perf_counter() - t) / 2
+        loops[n] = loop
+    chunk = max(2, round(settings.chunk_seconds / max(min(step_time.values()), 1e-6)))
+    spent = dict.fromkeys(names, 0.0)
+    steps = dict.fromkeys(names, 0)
+    rounds = 0
+    while rounds < settings.min_pairs or min(spent.values()) < settings.train_seconds:
+        order = list(names) if rounds % 2 == 0 else list(reversed(names))  # no variant always first
+        for n in order:
+            _sync(device)
+            t = time.perf_counter()
+            loops[n].run(chunk, start=5 + steps[n])
+            _sync(device)
+            spent[n] += time.perf_counter() - t
+            steps[n] += chunk
+        rounds += 1
+    bs = cfg.batch_size
+    first = names[0]
+    out = {}
+    for n in names:
+        ms = 1000 * spent[n] / steps[n]
+        out[n] = {"ms_per_step": round(ms, 3), "images_per_s": round(bs * steps[n] / spent[n], 2),
+                  "speedup": round((spent[first] / steps[first]) / (spent[n] / steps[n]), 3),
+                  "warmup_s": round(warm[n], 2), "steps": steps[n], **SWITCHES[n]}
+    return {"chunk_steps": chunk, "rounds": rounds, "variants": out}
 
 
 # ------------------------------------------------------------------------------------------
@@ -595,7 +686,17 @@ def table(report: dict[str, Any]) -> Any:
         for e in r["sampling"]:
             s.add_row(name, e["sampler"], str(e.get("steps", e.get("evaluations", ""))),
                       "est." if e.get("estimated") else str(e["n"]), f"{e['images_per_s']:.3g}", f"{e['ms_per_image']:.3g}")
-    return Group(t, s)
+    parts: list[Any] = [t, s]
+    for name, r in report["families"].items():
+        if not r.get("switches"):
+            continue
+        w = Table(title=f"speed switches: {name} (bare loop, interleaved)", title_justify="left", show_edge=False)
+        for col in ("switch", "ms/step", "img/s", "speedup", "warm-up s"):
+            w.add_column(col, justify="left" if col == "switch" else "right")
+        for sw, v in r["switches"]["variants"].items():
+            w.add_row(sw, f"{v['ms_per_step']:.1f}", f"{v['images_per_s']:.0f}", f"{v['speedup']:.2f}x", f"{v['warmup_s']:.1f}")
+        parts.append(w)
+    return Group(*parts)
 
 
 def write_report(report: dict[str, Any], path: str | Path) -> Path:

@@ -236,6 +236,22 @@ def _convert_gloo(module: nn.Module) -> nn.Module:
 # ------------------------------------------------------------------------------------------
 # the engine's side
 # ------------------------------------------------------------------------------------------
+def _ddp_class() -> type:
+    from torch.nn.parallel import DistributedDataParallel
+
+    class TransparentDDP(DistributedDataParallel):
+        """DDP that also answers the wrapped network's own attributes (e.g. a denoiser's
+        ``null_label``), so loss functions written for the plain network work unchanged."""
+
+        def __getattr__(self, name: str) -> Any:
+            try:
+                return super().__getattr__(name)
+            except AttributeError:
+                return getattr(self.module, name)
+
+    return TransparentDDP
+
+
 class DistributedTraining:
     """What the engine needs from torch.distributed during a run (created by ``Trainer.setup``).
 
@@ -246,8 +262,7 @@ class DistributedTraining:
     """
 
     def __init__(self, trainer: Any, sync_batchnorm: bool = False):
-        from torch.nn.parallel import DistributedDataParallel as DDP
-
+        DDP = _ddp_class()
         if not (dist.is_available() and dist.is_initialized()):
             raise GenzooError(
                 "world_size > 1 needs an initialised process group: launch with torchrun "

@@ -337,6 +337,8 @@ class Trainer:
         self.keep = max(1, keep_checkpoints)
         self.progress_on = progress
         self.callbacks = list(callbacks or [])
+        # fn(trainer, step) after every step (genzoo bench hands over here); keep them cheap
+        self.step_callbacks: list[Callable[[Trainer, int], None]] = []
         self.rank, self.world_size = rank, world_size
         self.is_main = rank == 0
         self.sync_batchnorm = sync_batchnorm  # multi-process only: BatchNorm statistics over all ranks
@@ -767,6 +769,8 @@ class Trainer:
                         if self.is_main:
                             self.save_checkpoint(step)
                             self.save_model(step, samples=False)
+                    for hook in self.step_callbacks:
+                        hook(self, step)
         except KeyboardInterrupt:
             interrupted = True
             stopped = True

@@ -33,14 +33,16 @@ def _steps_list(text: str) -> tuple[int, ...]:
               help="Autocast precision (both loops).")
 @click.option("--compile", "compile_", is_flag=True, help="torch.compile the networks (both loops).")
 @click.option("--channels-last", is_flag=True, help="Channels-last memory format (both loops).")
-@click.option("--chunk-seconds", type=float, default=1.0, show_default=True,
+@click.option("--chunk-seconds", type=float, default=0.5, show_default=True,
               help="Target length of one interleaved chunk of steps.")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Config field for every family (repeatable).")
+@click.option("--switches", help="Also compare speed switches, interleaved: comma-separated from "
+              "fp32, bf16, fp16, channels-last, compile, compile+bf16 (speedups relative to the first).")
 @click.option("--seed", type=int, default=0, show_default=True)
 def bench(families: tuple[str, ...], device: str, batch_size: int | None, data: str, image_size: int | None,
           json_path: str | None, train_seconds: float, sample_n: int | None, sample_steps: str,
           sample_seconds: float, precision: str, compile_: bool, channels_last: bool, chunk_seconds: float,
-          sets: tuple[str, ...], seed: int) -> None:
+          sets: tuple[str, ...], switches: str | None, seed: int) -> None:
     """Measure training and sampling speed, peak memory and parameters of FAMILIES
     (default: dcgan and diffusion when installed), and the engine's overhead against a
     bare hand-written loop on the same networks (genzoo/bare; 1.0 = no overhead)."""
@@ -58,7 +60,14 @@ def bench(families: tuple[str, ...], device: str, batch_size: int | None, data: 
         sample_n=sample_n, sample_steps=_steps_list(sample_steps), sample_seconds=sample_seconds,
         precision=precision, compile=compile_, channels_last=channels_last, seed=seed,
         chunk_seconds=chunk_seconds, overrides=set_pairs(sets),
+        switches=tuple(x.strip() for x in switches.split(",") if x.strip()) if switches else (),
     )
+    if settings.switches:
+        from genzoo.bench import SWITCHES
+
+        bad = [x for x in settings.switches if x not in SWITCHES]
+        if bad:
+            raise GenzooError(f"unknown speed switch '{bad[0]}'; use {', '.join(SWITCHES)}")
 
     def progress(r: object) -> None:
         tr = r.train  # type: ignore[attr-defined]
