@@ -10,6 +10,7 @@ See docs/plugins.md for a walk-through.
 from genzoo.adversarial import AdversarialConfig, AdversarialModel, adversarial_recipe
 from genzoo.config import ModelConfig
 from genzoo.console import console
+from genzoo.console import make_progress
 from genzoo.data import ImageDataset, RawImages, load_dataset
 from genzoo.data.tasks import INPUTS, PairedTask, comparison_rows, make_paired, register_task, tasks
 from genzoo.errors import GenzooError
@@ -45,6 +46,6 @@ __all__ = [
     "StepContext", "Denoiser", "Discriminator", "Encoder", "Generator", "count_parameters", "to_signed", "to_unit",
     "AdversarialLoss", "datasets", "families", "losses", "metrics", "samplers", "register_dataset",
     "register_family", "register_loss", "register_metric", "register_sampler", "clip_weights",
-    "gradient_penalty", "penalty_at", "Sampler", "LatentGMM", "console",
+    "gradient_penalty", "penalty_at", "Sampler", "LatentGMM", "console", "make_progress",
     "INPUTS", "PairedTask", "comparison_rows", "make_paired", "register_task", "tasks",
 ]

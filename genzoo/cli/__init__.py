@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "score": ("genzoo.cli.score:score", "Per-image anomaly scores: negative ELBO (VAEs) or AnoGAN (GANs)."),
     "eval": ("genzoo.cli.eval:eval_cmd", "Score generated images: FID, KID, IS, precision/recall, memorisation ..."),
     "translate": ("genzoo.cli.translate:translate", "Translate images with an image-to-image model (pix2pix)."),
+    "inpaint": ("genzoo.cli.inpaint:inpaint", "Fill a masked region of an image with a diffusion model."),
     "bench": ("genzoo.cli.bench:bench", "Measure training/sampling speed, memory and engine overhead per family."),
     "push": ("genzoo.cli.push:push", "Upload a run's model and its model card to the Hugging Face Hub."),
 }

@@ -27,6 +27,36 @@ def parse_label(label: str | None, model) -> object:  # noqa: ANN001
     return vals[0] if len(vals) == 1 else vals
 
 
+def check_diffusion_options(model, sampler: str | None, opts: dict, trajectory: str | None) -> None:  # noqa: ANN001
+    """--steps/--eta/--guidance must be options of the chosen sampler; --trajectory needs a diffusion model."""
+    from genzoo.errors import GenzooError
+    from genzoo.registry import samplers
+
+    if trajectory:
+        if not hasattr(model, "sample_trajectory"):
+            raise GenzooError(f"--trajectory needs a diffusion model; this is a {model.family_name} model")
+        if not trajectory.lower().endswith((".png", ".gif")):
+            raise GenzooError(f"--trajectory '{trajectory}': write it as a .png grid or a .gif animation")
+    name = sampler or model.default_sampler
+    if name is None:
+        return
+    s = samplers.get(name)
+    bad = [k for k in opts if k not in s.options]
+    if bad:
+        hint = " (ddpm always runs all timesteps; use --sampler ddim)" if bad[0] == "steps" and name == "ddpm" else ""
+        raise GenzooError(f"sampler '{name}' takes no --{bad[0]}{hint}; its options: {', '.join(s.options) or 'none'}")
+
+
+def write_trajectory(traj, path: str) -> None:  # noqa: ANN001
+    """(N, F, C, H, W) in [0, 1] -> a PNG grid (row i: image i from x_T to x_0) or a GIF (one grid per frame)."""
+    from genzoo.images import make_grid, save_gif, save_grid
+
+    if path.lower().endswith(".gif"):
+        save_gif([make_grid(traj[:, f]) for f in range(traj.shape[1])], path, duration_ms=250, min_side=256)
+    else:
+        save_grid(traj.flatten(0, 1), path, nrow=traj.shape[1])
+
+
 @click.command()
 @click.argument("source", required=False)
 @click.option("--from-hub", "hub", metavar="USER/MODEL[@REV]", help="Load from the Hugging Face Hub (through the cache).")
@@ -39,6 +69,11 @@ def parse_label(label: str | None, model) -> object:  # noqa: ANN001
 @click.option("--sampler", help="Latent sampler (`genzoo list samplers`), e.g. truncated-normal.")
 @click.option("--truncation", type=float, help="Threshold for the truncated-normal sampler.")
 @click.option("--opt", "opts", multiple=True, metavar="KEY=VALUE", help="Extra sampler option (repeatable).")
+@click.option("--steps", type=int, help="Diffusion (ddim): denoising steps, default 50; ddpm always runs all T.")
+@click.option("--eta", type=float, help="Diffusion (ddim): 0 = deterministic (default), 1 = as noisy as DDPM.")
+@click.option("--guidance", type=float, help="Diffusion: classifier-free guidance scale; 1 = off, e.g. 3.0.")
+@click.option("--trajectory", type=click.Path(dir_okay=False),
+              help="Diffusion: also write x_T -> x_0, as FILE.png (a row per image) or FILE.gif.")
 @click.option("--nrow", type=int, help="Images per grid row.")
 @click.option("--batch-size", type=int, default=256, show_default=True)
 @click.option("--device", default="cpu", show_default=True, help="auto | cpu | cuda | mps.")
@@ -46,7 +81,9 @@ def parse_label(label: str | None, model) -> object:  # noqa: ANN001
               help="Also write the latents behind the images to FILE.npz (for `genzoo arithmetic --from`).")
 def sample(source: str | None, hub: str | None, revision: str | None, n: int, seed: int, out: str,
            label: str | None, sampler: str | None, truncation: float | None, opts: tuple[str, ...],
-           nrow: int | None, batch_size: int, device: str, save_latents: str | None = None) -> None:
+           nrow: int | None, batch_size: int, device: str, save_latents: str | None = None,
+           steps: int | None = None, eta: float | None = None, guidance: float | None = None,
+           trajectory: str | None = None) -> None:
     """Draw N images from SOURCE: a run directory, a Hub repo id, or a family name (untrained)."""
     import torch
 
@@ -72,6 +109,10 @@ def sample(source: str | None, hub: str | None, revision: str | None, n: int, se
     if truncation is not None:
         kwargs["truncation"] = truncation
         sampler = sampler or "truncated-normal"
+    diffusion_opts = {k: v for k, v in (("steps", steps), ("eta", eta), ("guidance", guidance)) if v is not None}
+    if diffusion_opts or trajectory:
+        check_diffusion_options(model, sampler, diffusion_opts, trajectory)
+        kwargs.update(diffusion_opts)
     lab = parse_label(label, model)
     if lab == "all":
         if not model.is_conditional:
@@ -80,8 +121,14 @@ def sample(source: str | None, hub: str | None, revision: str | None, n: int, se
         per = max(1, n // k)
         lab = torch.arange(k).repeat_interleave(per)
         n, nrow = per * k, nrow or per
-    images, labels = model.sample(n, seed=seed, labels=lab, sampler=sampler, batch_size=batch_size,
-                                  return_labels=True, **kwargs)
+    if trajectory:
+        images, traj = model.sample_trajectory(n, seed=seed, labels=lab, sampler=sampler, batch_size=batch_size,
+                                               progress=True, **kwargs)
+        labels = model.check_labels(lab, n)
+        write_trajectory(traj, trajectory)
+    else:
+        images, labels = model.sample(n, seed=seed, labels=lab, sampler=sampler, batch_size=batch_size,
+                                      return_labels=True, progress=True, **kwargs)
     dest = Path(out)
     if out.endswith(("/", "\\")) or (dest.exists() and dest.is_dir()):
         paths = save_individual(images, dest)
@@ -94,6 +141,8 @@ def sample(source: str | None, hub: str | None, revision: str | None, n: int, se
         where = str(dest)
     else:
         raise GenzooError(f"--out '{out}': use a .png grid, a folder ending in /, or a .npz file")
+    if trajectory:
+        where += f" (trajectory: {trajectory})"
     if save_latents:
         from genzoo.latent import sample_latents
         from genzoo.latent import save_latents as write_latents

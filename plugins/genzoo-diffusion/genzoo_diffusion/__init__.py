@@ -1,0 +1,419 @@
+"""Denoising diffusion (Ho, Jain and Abbeel 2020, arXiv:2006.11239) as a genzoo family.
+
+Training: pick t uniformly in 0 .. T-1 and noise eps ~ N(0, I), form
+x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps, and minimise ||eps - eps_theta(x_t, t, y)||^2
+(or, with ``prediction=v``, the same loss on v = sqrt(abar_t) eps - sqrt(1 - abar_t) x_0,
+Salimans and Ho 2022). Class-conditional models replace the label by "no label" with
+probability ``label_dropout``, so one network gives both the conditional and the
+unconditional prediction and classifier-free guidance works at sampling time
+(Ho and Salimans 2022): eps = eps_uncond + w (eps_cond - eps_uncond), w = ``guidance``.
+
+Sampling goes through the sampler registry: ``ddim`` (default, 50 steps) or ``ddpm``
+(see :mod:`genzoo_diffusion.samplers`). ``model.inpaint`` fills masked regions
+RePaint-style. Uses only the public plugin API (genzoo.plugin), as a third-party plugin would.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from genzoo.plugin import (
+    Family,
+    GenerativeModel,
+    GenzooError,
+    ModelConfig,
+    Phase,
+    Recipe,
+    StepContext,
+    make_progress,
+    samplers as sampler_registry,
+    to_signed,
+    to_unit,
+)
+from genzoo_diffusion.samplers import DDIMSampler, DDPMSampler, DiffusionSampler, ddim_timesteps
+from genzoo_diffusion.schedule import NoiseSchedule
+from genzoo_diffusion.unet import UNet, default_attention, default_channel_mult
+
+__version__ = "0.1.0"
+__all__ = ["DiffusionConfig", "DiffusionModel", "DiffusionFamily", "NoiseSchedule", "UNet", "DDPMSampler",
+           "DDIMSampler", "ddim_timesteps"]
+
+PREDICTIONS = ("eps", "v")
+
+
+@dataclass
+class DiffusionConfig(ModelConfig):
+    # forward process
+    timesteps: int = 1000  # T
+    schedule: str = "linear"  # linear (Ho et al.) | cosine (Nichol and Dhariwal)
+    beta_start: float = 1e-4  # linear schedule only
+    beta_end: float = 0.02  # linear schedule only
+    prediction: str = "eps"  # eps | v: what the network predicts
+    # U-Net
+    # 0 / () below mean "by image size" (see sizes_for); the values used are written to config.json
+    width: int = 0  # channels at full resolution (level i: width * channel_mult[i]); 16 to 16 px, 32 to 32 px, else 64
+    channel_mult: tuple[int, ...] = ()  # (1,2,2) to 28 px, (1,2,2,2) at 32, (1,2,3,4) from 64
+    num_res_blocks: int = 0  # residual blocks per level (the up path has one more); 1 to 16 px, else 2
+    attention_resolutions: tuple[int, ...] = ()  # sides with self-attention: those <= 8 px below the top
+    attention_heads: int = 4
+    dropout: float = 0.1
+    norm_groups: int = 8  # GroupNorm groups (reduced to a divisor of the channels where needed)
+    # conditioning
+    conditional: bool = True  # use class labels when the data has them (off automatically otherwise)
+    label_dropout: float = 0.1  # probability of training on "no label": enables classifier-free guidance
+    # optimisation (Ho et al.: Adam 2e-4, grad clip 1, EMA 0.9999 over 800k steps; EMA 0.999 suits short runs)
+    lr: float = 5e-4
+    betas: tuple[float, float] = (0.9, 0.999)
+    grad_clip: float = 1.0
+    ema: float = 0.999
+    steps: int = 3000
+    batch_size: int = 64
+    sample_every: int = 1000
+    checkpoint_every: int = 500
+    log_every: int = 50
+
+
+def sizes_for(config: DiffusionConfig, image_size: int) -> DiffusionConfig:
+    """Fill the "by image size" U-Net settings (width, blocks, levels, attention) for ``image_size``.
+
+    Small images get a small network so the default digits run (16 px) trains in minutes on a CPU.
+    """
+    mult = tuple(config.channel_mult) or default_channel_mult(image_size)
+    return dataclasses.replace(
+        config,
+        width=config.width or (16 if image_size <= 16 else 32 if image_size <= 32 else 64),
+        num_res_blocks=config.num_res_blocks or (1 if image_size <= 16 else 2),
+        channel_mult=mult,
+        attention_resolutions=tuple(config.attention_resolutions) or default_attention(image_size, mult),
+    )
+
+
+class DiffusionModel(GenerativeModel):
+    """denoiser: a :class:`~genzoo_diffusion.unet.UNet`; schedule: the forward process tables.
+
+    Sampling: ``model.sample(n, seed=0, sampler="ddim", steps=50, eta=0.0, guidance=3.0)``.
+    """
+
+    sampling_network = "denoiser"
+    default_sampler = "ddim"
+    is_diffusion_model = True
+
+    def __init__(self, config: DiffusionConfig):
+        super().__init__(config)
+        if config.prediction not in PREDICTIONS:
+            raise GenzooError(f"unknown prediction '{config.prediction}'; use eps or v")
+        if not 0 <= config.label_dropout < 1:
+            raise GenzooError(f"label_dropout must be in [0, 1), got {config.label_dropout}")
+        self.schedule = NoiseSchedule(config.schedule, config.timesteps, config.beta_start, config.beta_end)
+        k = config.num_classes if config.conditional else 0
+        c = sizes_for(config, config.image_size)
+        self.denoiser = UNet(
+            c.channels, c.image_size, c.width, tuple(c.channel_mult), c.num_res_blocks,
+            tuple(c.attention_resolutions), c.attention_heads, c.dropout, c.norm_groups, k,
+        )
+
+    # -- the prediction ----------------------------------------------------------------------
+    def model_output(self, x: Tensor, t: int, labels: Tensor | None, guidance: float = 1.0) -> Tensor:
+        """The network's output at integer timestep t for x (B, C, S, S), with classifier-free guidance.
+
+        ``labels`` None means unconditional. guidance w: 1 = plain conditional, 0 = unconditional,
+        > 1 = out_uncond + w (out_cond - out_uncond).
+        """
+        tt = torch.full((x.shape[0],), t, device=x.device, dtype=torch.long)
+        if labels is None or guidance == 1.0:
+            return self.denoiser(x, tt, labels)
+        if guidance == 0.0:
+            return self.denoiser(x, tt, None)
+        null = torch.full_like(labels, self.denoiser.null_label)
+        cond, uncond = self.denoiser(torch.cat([x, x]), torch.cat([tt, tt]), torch.cat([labels, null])).chunk(2)
+        return uncond + guidance * (cond - uncond)
+
+    def predict_x0_eps(self, x: Tensor, t: int, labels: Tensor | None, *, guidance: float = 1.0,
+                       clip: bool = True) -> tuple[Tensor, Tensor]:
+        """-> (x0 estimate, eps estimate), each (B, C, S, S). With ``clip``, x0 is clamped to
+        [-1, 1] and eps recomputed from it, so x_t = sqrt(abar) x0 + sqrt(1 - abar) eps still holds."""
+        out = self.model_output(x, t, labels, guidance).float()
+        ab = self.schedule.abar(t)
+        a, b = math.sqrt(ab), math.sqrt(1 - ab)
+        if self.config.prediction == "eps":
+            eps = out
+            x0 = (x - b * eps) / a
+        else:  # v = a eps - b x0
+            x0 = a * x - b * out
+            eps = a * out + b * x
+        if clip:
+            x0 = x0.clamp(-1, 1)
+            eps = (x - a * x0) / b
+        return x0, eps
+
+    # -- sampling ----------------------------------------------------------------------------
+    def sampler_names(self) -> list[str]:
+        return [n for n in sampler_registry.names() if _usable(n, self)]
+
+    def get_sampler(self, name: str | None) -> DiffusionSampler:
+        name = name or self.default_sampler
+        s = sampler_registry.get(name)
+        if not s.supports(self):
+            raise GenzooError(f"sampler '{name}' cannot drive a diffusion model (usable: {', '.join(self.sampler_names())})")
+        return s
+
+    def _prepare(self, sampler: str | None, opts: dict[str, Any], labels: Tensor | None) -> tuple[DiffusionSampler, dict[str, Any]]:
+        s = self.get_sampler(sampler)
+        opts = s.check(self, {k: v for k, v in opts.items() if v is not None})
+        g = float(opts.get("guidance", 1.0))
+        if g != 1.0 and not self.is_conditional:
+            raise GenzooError("guidance needs a class-conditional model; this one was trained without labels (drop --guidance)")
+        if g < 0:
+            raise GenzooError(f"guidance must be >= 0 (1 = plain conditional, 0 = unconditional), got {g}")
+        if "steps" in opts:
+            opts["steps"] = int(opts["steps"])
+        if "clip" in opts and isinstance(opts["clip"], (str, int)):
+            opts["clip"] = str(opts["clip"]).lower() in ("1", "true", "yes", "on")
+        s.timesteps(self, **{k: v for k, v in opts.items() if k in ("steps", "spacing")})  # validate early
+        return s, opts
+
+    def _sample_all(self, n: int, gen: torch.Generator, labels: Tensor | None, *, sampler: str | None,
+                    batch_size: int, progress: bool = False, **kwargs: Any) -> Tensor:
+        x, _ = self._run(n, gen, labels, sampler, batch_size, progress, frames=0, opts=kwargs)
+        return x
+
+    def _run(self, n: int, gen: torch.Generator, labels: Tensor | None, sampler: str | None, batch_size: int,
+             progress: bool, frames: int, opts: dict[str, Any]) -> tuple[Tensor, Tensor | None]:
+        s, opts = self._prepare(sampler, opts, labels)
+        # One generator per image, seeded from the master: x_T and every step's noise for
+        # image i come from stream i, so batch size and device do not change the result.
+        seeds = torch.randint(0, 2**62, (n,), generator=gen).tolist()
+        gens = [torch.Generator().manual_seed(int(v)) for v in seeds]
+        x_T = torch.cat([s.latents(self, 1, g) for g in gens])
+        return self._denoise_batches(s, x_T, labels, gens, batch_size, progress, frames, opts)
+
+    def _denoise_batches(self, s: DiffusionSampler, x_T: Tensor, labels: Tensor | None, gens: list[torch.Generator],
+                         batch_size: int, progress: bool, frames: int, opts: dict[str, Any]) -> tuple[Tensor, Tensor | None]:
+        n = x_T.shape[0]
+        ts = s.timesteps(self, **{k: v for k, v in opts.items() if k in ("steps", "spacing")})
+        outs, trajs = [], []
+        bar = make_progress(transient=True)
+        if not progress:
+            bar.disable = True
+        with bar:
+            task = bar.add_task(f"{s.name} sampling", total=len(ts) * math.ceil(n / batch_size))
+            for i in range(0, n, batch_size):
+                xb = x_T[i : i + batch_size].to(self.device)
+                yb = labels[i : i + batch_size].to(self.device) if labels is not None else None
+                x0, traj = s.run(self, xb, yb, _noise_from(gens[i : i + batch_size], xb), frames=frames,
+                                 on_step=lambda: bar.advance(task), **opts)
+                outs.append(x0.cpu())
+                if frames:
+                    trajs.append(torch.stack(traj, dim=1))
+        return torch.cat(outs), (torch.cat(trajs) if frames else None)
+
+    @torch.inference_mode()
+    def denoise_from(self, x_T: Tensor, labels: Any = None, *, sampler: str | None = None,
+                     generators: list[torch.Generator] | None = None, seed: int = 0, batch_size: int = 256,
+                     **opts: Any) -> Tensor:
+        """Run a sampler from given starting noise; model range in, model range out.
+
+        Args:
+            x_T: (N, C, S, S) starting noise (standard normal).
+            labels: class labels for conditional models (None: cycle through the classes).
+            generators: N CPU generators; image i's per-step noise comes from generators[i]
+                (consumed in place). None: derived from ``seed``.
+            opts: sampler options (steps, eta, spacing, guidance, clip).
+        Returns:
+            x_0 (N, C, S, S) in [-1, 1] model range, not clamped (as diffusers' schedulers return it).
+        """
+        n = x_T.shape[0]
+        y = self.check_labels(labels, n)
+        if generators is None:
+            g = torch.Generator().manual_seed(int(seed))
+            generators = [torch.Generator().manual_seed(int(v)) for v in torch.randint(0, 2**62, (n,), generator=g).tolist()]
+        if len(generators) != n:
+            raise GenzooError(f"got {len(generators)} generators for {n} images; give one per image")
+        s, opts = self._prepare(sampler, opts, y)
+        was = self.training
+        self.eval()
+        try:
+            x, _ = self._denoise_batches(s, x_T.float(), y, generators, batch_size, False, 0, opts)
+        finally:
+            self.train(was)
+        return x
+
+    @torch.inference_mode()
+    def sample_trajectory(self, n: int, *, seed: int | None = None, labels: Any = None, sampler: str | None = None,
+                          frames: int = 10, batch_size: int = 256, progress: bool = False,
+                          **opts: Any) -> tuple[Tensor, Tensor]:
+        """Like :meth:`sample` (same seed, same final images), also returning the path from x_T to x_0.
+
+        Returns:
+            images (n, C, S, S) in [0, 1]; trajectory (n, F, C, S, S) in [0, 1] (clamped), F <= ``frames``
+            snapshots evenly spread over the sampler's steps, the first x_T and the last x_0.
+        """
+        if n < 1:
+            raise GenzooError(f"number of samples must be at least 1, got {n}")
+        if frames < 2:
+            raise GenzooError(f"a trajectory needs at least 2 frames (x_T and x_0), got {frames}")
+        if seed is None:
+            seed = int(torch.randint(0, 2**31 - 1, (1,)).item())
+        gen = torch.Generator(device="cpu").manual_seed(int(seed))
+        y = self.check_labels(labels, n)
+        was = self.training
+        self.eval()
+        try:
+            x, traj = self._run(n, gen, y, sampler, batch_size, progress, frames, opts)
+        finally:
+            self.train(was)
+        assert traj is not None
+        return to_unit(x.float()), to_unit(traj.float())
+
+    # -- inpainting --------------------------------------------------------------------------
+    @torch.inference_mode()
+    def inpaint(self, images: Tensor, mask: Tensor, *, seed: int = 0, labels: Any = None, sampler: str = "ddim",
+                steps: int = 100, eta: float = 1.0, resample: int = 5, guidance: float | None = None,
+                batch_size: int = 256, progress: bool = False) -> Tensor:
+        """Fill the masked part of ``images`` with content consistent with the rest (RePaint-style).
+
+        At every step the known region of x_{t'} is replaced by the original noised to t'
+        (Lugmayr et al. 2022, arXiv:2201.09865); with ``resample`` r > 1 each step is
+        repeated r times, re-noising x_{t'} back to x_t in between, which lets the generated
+        part agree with the known part.
+
+        Args:
+            images: (N, C, S, S) in [0, 1].
+            mask: (N or 1, 1 or C, S, S), or (S, S); 1 (> 0.5) marks pixels to fill, 0 pixels to keep.
+            labels: classes for a conditional model; None: the unconditional prediction.
+            sampler: ddim (``steps`` timesteps, ``eta``; eta 1 = ancestral) or ddpm (all T, ``steps`` ignored).
+        Returns:
+            (N, C, S, S) in [0, 1], equal to ``images`` exactly wherever mask is 0.
+        """
+        c = self.config
+        if images.ndim != 4 or tuple(images.shape[1:]) != (c.channels, c.image_size, c.image_size):
+            raise GenzooError(
+                f"inpaint needs images shaped (N, {c.channels}, {c.image_size}, {c.image_size}), got {tuple(images.shape)}"
+            )
+        if resample < 1:
+            raise GenzooError(f"resample must be at least 1, got {resample}")
+        n = images.shape[0]
+        m = mask.float()
+        while m.ndim < 4:
+            m = m.unsqueeze(0)
+        if tuple(m.shape[-2:]) != (c.image_size, c.image_size) or m.shape[0] not in (1, n) or m.shape[1] not in (1, c.channels):
+            raise GenzooError(f"mask shape {tuple(mask.shape)} does not fit images {tuple(images.shape)}; give (N|1, 1, H, W)")
+        m = (m > 0.5).float().expand(n, c.channels, -1, -1)
+        images = images.float().cpu()
+        y = self.check_labels(labels, n) if labels is not None else None
+        opts: dict[str, Any] = {"steps": steps, "eta": eta} if sampler == "ddim" else {}
+        if guidance is not None:
+            opts["guidance"] = guidance
+        s, opts = self._prepare(sampler, opts, y)
+        ts = s.timesteps(self, **{k: v for k, v in opts.items() if k in ("steps", "spacing")})
+        gen = torch.Generator().manual_seed(int(seed))
+        gens = [torch.Generator().manual_seed(int(v)) for v in torch.randint(0, 2**62, (n,), generator=gen).tolist()]
+        guidance_w = float(opts.pop("guidance", 1.0))
+        clip = bool(opts.pop("clip", True))
+        was = self.training
+        self.eval()
+        outs = []
+        bar = make_progress(transient=True)
+        bar.disable = not progress
+        try:
+            with bar:
+                task = bar.add_task("inpainting", total=len(ts) * resample * math.ceil(n / batch_size))
+                for i in range(0, n, batch_size):
+                    known = to_signed(images[i : i + batch_size]).to(self.device)
+                    mb = m[i : i + batch_size].to(self.device)
+                    yb = y[i : i + batch_size].to(self.device) if y is not None else None
+                    gb = gens[i : i + batch_size]
+                    x = torch.cat([s.latents(self, 1, g) for g in gb]).to(self.device)
+                    noise = _noise_from(gb, known)
+                    for j, t in enumerate(ts):
+                        t_prev = ts[j + 1] if j + 1 < len(ts) else -1
+                        ab_t, ab_prev = self.schedule.abar(t), self.schedule.abar(t_prev)
+                        rounds = resample if t_prev >= 0 else 1
+                        for r in range(rounds):
+                            x0, eps = self.predict_x0_eps(x, t, yb, guidance=guidance_w, clip=clip)
+                            mean, sigma = s.step(self, x, x0, eps, t, t_prev, **opts)
+                            gen_part = mean + sigma * noise() if sigma > 0 else mean
+                            known_part = math.sqrt(ab_prev) * known + math.sqrt(1 - ab_prev) * noise() if t_prev >= 0 else known
+                            x_prev = mb * gen_part + (1 - mb) * known_part
+                            if r + 1 < rounds:  # back to t: q(x_t | x_t') for the jump t' -> t
+                                a = ab_t / ab_prev
+                                x = math.sqrt(a) * x_prev + math.sqrt(1 - a) * noise()
+                            bar.advance(task)
+                        x = x_prev
+                    outs.append(x.cpu())
+        finally:
+            self.train(was)
+        filled = to_unit(torch.cat(outs).float())
+        return torch.where(m > 0.5, filled, images)
+
+
+def _usable(name: str, model: Any) -> bool:
+    try:
+        return bool(sampler_registry.get(name).supports(model))
+    except GenzooError:
+        return False
+
+
+def _noise_from(gens: list[torch.Generator], like: Tensor) -> Callable[[], Tensor]:
+    """A function giving N(0, I) shaped like ``like``: row i from gens[i], drawn on the CPU."""
+    shape = (1, *like.shape[1:])
+
+    def draw() -> Tensor:
+        return torch.cat([torch.randn(shape, generator=g) for g in gens]).to(like.device)
+
+    return draw
+
+
+# ------------------------------------------------------------------------------------------
+# training
+# ------------------------------------------------------------------------------------------
+def diffusion_loss(ctx: StepContext) -> Tensor:
+    """||target - network(x_t, t, y)||^2 with t ~ U{0..T-1}; target eps or v."""
+    model: DiffusionModel = ctx.model  # type: ignore[assignment]
+    c = model.config
+    x0 = ctx.batch.images
+    b = x0.shape[0]
+    t = torch.randint(0, c.timesteps, (b,), device=x0.device)
+    eps = torch.randn_like(x0)
+    ab = model.schedule.alphas_cumprod_on(x0.device)[t].view(b, 1, 1, 1)
+    x_t = ab.sqrt() * x0 + (1 - ab).sqrt() * eps
+    y = ctx.batch.labels if model.is_conditional else None
+    if y is not None and c.label_dropout > 0:
+        drop = torch.rand(b, device=x0.device) < c.label_dropout
+        y = torch.where(drop, torch.full_like(y, model.denoiser.null_label), y)
+    out = model.denoiser(x_t, t, y)
+    target = eps if c.prediction == "eps" else ab.sqrt() * eps - (1 - ab).sqrt() * x0
+    return F.mse_loss(out.float(), target)
+
+
+class DiffusionFamily(Family):
+    name = "diffusion"
+    description = "Denoising diffusion (DDPM training; ddpm/ddim samplers, guidance, inpainting); 16-64 px, gray or RGB"
+    config_class = DiffusionConfig
+    model_class = DiffusionModel
+    supports_labels = True
+
+    def configure_for_data(self, config: DiffusionConfig, data: Any) -> DiffusionConfig:  # type: ignore[override]
+        # Conditioning is on by default; data without labels trains an unconditional model
+        # instead of failing.
+        if config.conditional and data.num_classes < 2:
+            config = dataclasses.replace(config, conditional=False)
+        config = sizes_for(config, config.image_size or data.image_size)
+        return super().configure_for_data(config, data)  # type: ignore[return-value]
+
+    def recipe(self, model: DiffusionModel, config: DiffusionConfig) -> Recipe:  # type: ignore[override]
+        return Recipe([Phase("denoise", ["denoiser"], diffusion_loss)])
+
+    def describe(self) -> dict[str, Any]:
+        d = super().describe()
+        d["sizes"] = {s: {"channel_mult": default_channel_mult(s), "attention": default_attention(s, default_channel_mult(s))}
+                      for s in (16, 28, 32, 64)}
+        return d

@@ -1,0 +1,165 @@
+"""Diffusion samplers, registered by name in genzoo's sampler registry: ``ddpm`` and ``ddim``.
+
+Both walk a decreasing list of timesteps t_1 > t_2 > ... > t_K and, at each, turn the
+network's prediction into an estimate of the clean image x0 (clipped to [-1, 1] unless
+``clip=False``) and of the noise eps, then step to the next timestep:
+
+* ``ddpm`` (Ho et al. 2020, eq. 6-7): every t = T-1 .. 0; x_{t-1} is drawn from the
+  posterior q(x_{t-1} | x_t, x0) with variance beta~_t = (1 - abar_{t-1}) / (1 - abar_t) beta_t.
+* ``ddim`` (Song, Meng and Ermon 2021, eq. 12): K timesteps (``steps``); x_prev =
+  sqrt(abar_prev) x0 + sqrt(1 - abar_prev - sigma^2) eps + sigma z, with
+  sigma = eta * sqrt((1 - abar_prev) / (1 - abar_t)) * sqrt(1 - abar_t / abar_prev).
+  eta = 0 is deterministic; eta = 1 with K = T is exactly ``ddpm``. When x0 is clipped,
+  eps is recomputed from the clipped x0 so that the two stay consistent.
+
+Noise z is drawn only where sigma > 0, one (1, C, H, W) tensor per image per step from that
+image's own CPU generator: the same seed gives the same images whatever the batch size
+or device (see ``DiffusionModel.sample``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor
+
+from genzoo.plugin import GenzooError, Sampler
+
+SPACINGS = ("trailing", "leading", "linspace")
+
+
+def is_diffusion(model: Any) -> bool:
+    return bool(getattr(model, "is_diffusion_model", False))
+
+
+def ddim_timesteps(T: int, steps: int, spacing: str = "trailing") -> list[int]:
+    """K = ``steps`` timesteps out of T, in decreasing order.
+
+    trailing: round(T - i T / K) - 1, so the first step is at T-1, where x_T ~ N(0, I) truly
+    is the input (Lin et al. 2024, "Common diffusion noise schedules and sample steps are
+    flawed", sec. 3.4). leading: i * (T // K) (the DDIM paper's code). linspace: evenly
+    from T-1 to 0, rounded.
+    """
+    if not 1 <= steps <= T:
+        raise GenzooError(f"steps must be between 1 and the model's {T} timesteps, got {steps}")
+    if spacing == "trailing":
+        ts = [int(round(T - i * T / steps)) - 1 for i in range(steps)]
+    elif spacing == "leading":
+        ratio = T // steps
+        ts = [i * ratio for i in range(steps)][::-1]
+    elif spacing == "linspace":
+        ts = [int(round(v)) for v in torch.linspace(0, T - 1, steps, dtype=torch.float64).tolist()][::-1]
+    else:
+        raise GenzooError(f"unknown spacing '{spacing}'; use {', '.join(SPACINGS)}")
+    if len(set(ts)) != len(ts):
+        raise GenzooError(f"{spacing} spacing repeats timesteps for steps={steps}; use fewer steps")
+    return ts
+
+
+class DiffusionSampler(Sampler):
+    """Base of the diffusion samplers: timesteps, one step rule, and the shared loop."""
+
+    options: ClassVar[tuple[str, ...]] = ("guidance", "clip")
+
+    def supports(self, model: Any) -> bool:
+        return is_diffusion(model)
+
+    def latents(self, model: Any, n: int, gen: torch.Generator, **opts: Any) -> Tensor:
+        """x_T ~ N(0, I): (n, C, S, S) float32 on the CPU."""
+        c = model.config
+        return torch.randn(n, c.channels, c.image_size, c.image_size, generator=gen)
+
+    def timesteps(self, model: Any, **opts: Any) -> list[int]:
+        raise NotImplementedError
+
+    def step(self, model: Any, x: Tensor, x0: Tensor, eps: Tensor, t: int, t_prev: int, **opts: Any) -> tuple[Tensor, float]:
+        """-> (mean of x_{t_prev}, sigma): x_{t_prev} = mean + sigma * z."""
+        raise NotImplementedError
+
+    def check(self, model: Any, opts: dict[str, Any]) -> dict[str, Any]:
+        """Reject options this sampler does not take, with the list it does."""
+        bad = sorted(set(opts) - set(self.options))
+        if bad:
+            hint = " (ddpm always runs all timesteps; use --sampler ddim for fewer)" if "steps" in bad and self.name == "ddpm" else ""
+            raise GenzooError(f"sampler '{self.name}' takes no option '{bad[0]}'{hint}; its options: {', '.join(self.options)}")
+        return opts
+
+    def run(
+        self,
+        model: Any,
+        x: Tensor,
+        labels: Tensor | None,
+        noise: Callable[[], Tensor],
+        *,
+        frames: int = 0,
+        on_step: Callable[[], None] | None = None,
+        guidance: float = 1.0,
+        clip: bool = True,
+        **opts: Any,
+    ) -> tuple[Tensor, list[Tensor]]:
+        """Denoise x_T (B, C, S, S) -> (x_0 (B, C, S, S) in model range, unclamped; trajectory).
+
+        ``noise()`` returns a fresh N(0, I) tensor shaped like x on x's device. The
+        trajectory holds ``frames`` snapshots of x_t from x_T to x_0 (empty if 0).
+        """
+        ts = self.timesteps(model, **opts)
+        keep = set(_frame_indices(len(ts), frames)) if frames else set()
+        traj: list[Tensor] = [x.detach().cpu().clone()] if 0 in keep else []
+        for i, t in enumerate(ts):
+            t_prev = ts[i + 1] if i + 1 < len(ts) else -1
+            x0, eps = model.predict_x0_eps(x, t, labels, guidance=guidance, clip=clip)
+            mean, sigma = self.step(model, x, x0, eps, t, t_prev, **opts)
+            x = mean + sigma * noise() if sigma > 0 else mean
+            if i + 1 in keep:
+                traj.append(x.detach().cpu().clone())
+            if on_step is not None:
+                on_step()
+        return x, traj
+
+
+def _frame_indices(n_steps: int, frames: int) -> list[int]:
+    """Which of the n_steps + 1 states (x_T = 0 .. x_0 = n_steps) to keep: evenly spread, both ends."""
+    frames = max(2, min(frames, n_steps + 1))
+    return sorted({round(i * n_steps / (frames - 1)) for i in range(frames)})
+
+
+class DDPMSampler(DiffusionSampler):
+    name = "ddpm"
+    description = "diffusion: ancestral sampling over all T timesteps (Ho et al. 2020)"
+    options = ("guidance", "clip")
+
+    def timesteps(self, model: Any, **opts: Any) -> list[int]:
+        return list(range(model.schedule.timesteps - 1, -1, -1))
+
+    def step(self, model: Any, x: Tensor, x0: Tensor, eps: Tensor, t: int, t_prev: int, **opts: Any) -> tuple[Tensor, float]:
+        s = model.schedule
+        ab_t, ab_prev = s.abar(t), s.abar(t_prev)
+        alpha_t = ab_t / ab_prev  # 1 - beta_t, also for a respaced step
+        beta_t = 1 - alpha_t
+        # posterior mean (Ho et al. eq. 7) and variance beta~_t
+        c0 = math.sqrt(ab_prev) * beta_t / (1 - ab_t)
+        ct = math.sqrt(alpha_t) * (1 - ab_prev) / (1 - ab_t)
+        var = (1 - ab_prev) / (1 - ab_t) * beta_t
+        return c0 * x0 + ct * x, math.sqrt(max(var, 1e-20)) if t_prev >= 0 else 0.0
+
+
+class DDIMSampler(DiffusionSampler):
+    name = "ddim"
+    description = "diffusion: DDIM on `steps` timesteps (default 50), eta 0 = deterministic (Song et al. 2021)"
+    options = ("guidance", "clip", "steps", "eta", "spacing")
+
+    def timesteps(self, model: Any, *, steps: int = 50, spacing: str = "trailing", **opts: Any) -> list[int]:
+        return ddim_timesteps(model.schedule.timesteps, int(steps), spacing)
+
+    def step(self, model: Any, x: Tensor, x0: Tensor, eps: Tensor, t: int, t_prev: int, *, eta: float = 0.0,
+             **opts: Any) -> tuple[Tensor, float]:
+        if eta < 0:
+            raise GenzooError(f"eta must be >= 0 (0: deterministic DDIM, 1: DDPM-like), got {eta}")
+        s = model.schedule
+        ab_t, ab_prev = s.abar(t), s.abar(t_prev)
+        sigma = eta * math.sqrt((1 - ab_prev) / (1 - ab_t) * (1 - ab_t / ab_prev))
+        direction = math.sqrt(max(1 - ab_prev - sigma**2, 0.0))
+        return math.sqrt(ab_prev) * x0 + direction * eps, sigma
