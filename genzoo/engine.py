@@ -397,11 +397,8 @@ class Trainer:
     def _load_data(self) -> ImageDataset:
         c = self.config
         size = c.image_size or native_size(c.data, self.data_dir)
-        if self.resume:
-            data = load_dataset(c.data, image_size=size, channels=c.channels, data_dir=self.data_dir)
-        else:
-            data = load_dataset(c.data, image_size=size, data_dir=self.data_dir)
-        return data
+        # Channels are checked in setup(), after the family's prepare_data (which may swap a pair).
+        return load_dataset(c.data, image_size=size, data_dir=self.data_dir)
 
     def setup(self) -> None:
         c = self.config
@@ -732,6 +729,7 @@ class Trainer:
                     if self.ema is not None:
                         self.ema.update(start=step >= c.ema_start)
                     step += 1
+                    progress.update(task, completed=step)  # no sync: rich redraws on its own thread
                     if self.recipe.after_epoch and self.is_main and self.batches.epochs_completed > epochs_hooked:
                         epochs_hooked = self.batches.epochs_completed
                         self._after_epoch(step, epochs_hooked, log_path)
