@@ -29,6 +29,7 @@ from genzoo_dcgan import DCGANDiscriminator, DCGANGenerator, init_weights, norm2
 
 ARCHS = ("mlp", "conv")
 CONDITIONINGS = ("concat", "projection")
+LABEL_EMBED_STD = 0.3  # init scale of concatenated label embeddings (see AdversarialNetsModel)
 
 
 @dataclass
@@ -191,3 +192,14 @@ class AdversarialNetsModel(AdversarialModel):
                 self.discriminator = DCGANDiscriminator(c.channels, c.image_size, c.d_width, c.d_norm, k)
         # N(0, 0.02) for every family here: the DCGAN paper's init, which also suits the MLPs.
         self.apply(init_weights)
+        # ... except label embeddings concatenated to an input: at 0.02 the label is 50x weaker
+        # than z ~ N(0, 1) (or pixels in [-1, 1]) and the networks take hundreds of steps to
+        # start using it; at 1.0 the generator leans on the label and ignores much of z (cgan,
+        # Fashion-MNIST 28 px, 4000 steps: within-class pixel std 0.56 of the data's, against
+        # 0.93 at 0.02). 0.3 kept 0.89 of it and learned the labels as fast as 1.0 in short runs.
+        concat_embeds = [getattr(self.generator, "embed", None)]
+        if not isinstance(self.discriminator, ConvProjectionDiscriminator) and c.d_conditioning == "concat":
+            concat_embeds.append(getattr(self.discriminator, "embed", None))
+        for e in concat_embeds:
+            if isinstance(e, nn.Embedding):
+                nn.init.normal_(e.weight, 0.0, LABEL_EMBED_STD)
