@@ -13,6 +13,7 @@ Usage: python -m torch.distributed.run --standalone --nproc-per-node 2 distribut
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 from typing import Any
@@ -43,25 +44,33 @@ def data_with_noise():
     return data
 
 
-def patch_randomness() -> None:
+@contextlib.contextmanager
+def patched_randomness():
+    """Latents from the data and fixed GP interpolates, restored afterwards: the test process
+    goes on to train other models, which must see genzoo's own randomness again."""
     import genzoo.adversarial as adv
     from genzoo.regularizers import penalty_at
 
+    saved = adv._fake, adv.gradient_penalty
     adv._fake = lambda ctx, n: ctx.model.generator(ctx.batch.extra["z"], ctx.batch.labels)
     adv.gradient_penalty = lambda critic, real, fake, labels=None: penalty_at(
         critic, (0.3 * real.detach() + 0.7 * fake.detach()).requires_grad_(True), labels)
+    try:
+        yield
+    finally:
+        adv._fake, adv.gradient_penalty = saved
 
 
 def train(out: Path, variant: str, batch_size: int, rank: int = 0, world_size: int = 1):
     from genzoo.engine import Trainer
     from genzoo.registry import families
 
-    patch_randomness()
     overrides, sync_bn = VARIANTS[variant]
-    trainer = Trainer(families.get("dcgan"), overrides={**TINY, **overrides, "batch_size": batch_size},
-                      data=data_with_noise(), out=out, device="cpu", progress=False, rank=rank,
-                      world_size=world_size, sync_batchnorm=sync_bn and world_size > 1)
-    trainer.fit()
+    with patched_randomness():
+        trainer = Trainer(families.get("dcgan"), overrides={**TINY, **overrides, "batch_size": batch_size},
+                          data=data_with_noise(), out=out, device="cpu", progress=False, rank=rank,
+                          world_size=world_size, sync_batchnorm=sync_bn and world_size > 1)
+        trainer.fit()
     return trainer
 
 
