@@ -13,9 +13,11 @@ For every family asked for, on one device:
 
 The two training loops are interleaved: the engine runs ``chunk`` steps, then the bare loop
 runs ``chunk`` steps on the same networks, and so on (the engine's per-step hook hands
-over), so a busy shared machine slows both alike. ``chunk`` is sized to about
-``chunk_seconds``. The reported ratio is the median of the per-pair ratios; the totals are
-reported too.
+over), so a busy shared machine slows both alike. ``chunk`` is a divisor of the family's
+``log_every`` near ``chunk_seconds``; consecutive chunks are grouped into whole log
+intervals, so every group holds the engine's periodic work (one log line, one finiteness
+check) exactly once. The reported ratio is the median over groups of (bare time / engine
+time); the overall total is reported too.
 
 What the bare loop is: for adversarial families a textbook GAN step written here by hand
 (one batch of fakes, a discriminator step on real and detached fake, a generator step
@@ -66,7 +68,8 @@ class BenchSettings:
     data: str = "digits"
     image_size: int | None = None  # None: the family's default for the data
     train_seconds: float = 10.0  # timed training per loop (engine and bare each)
-    min_pairs: int = 5  # at least this many interleaved (engine, bare) chunk pairs
+    min_groups: int = 3  # at least this many timed log intervals per loop
+    min_pairs: int = 3  # speed switches: at least this many round-robin rounds
     chunk_seconds: float = 0.5  # target length of one chunk (short: more pairs, finer interleaving)
     warmup_steps: int = 7
     sample_n: int | None = None  # images per sampling call (None: the batch size)
@@ -78,6 +81,7 @@ class BenchSettings:
     seed: int = 0
     overrides: dict[str, Any] = field(default_factory=dict)  # config fields for every family (--set)
     switches: tuple[str, ...] = ()  # speed switches to compare (see SWITCHES), e.g. ("fp32", "bf16")
+    peak_tflops: float | None = None  # the device's peak, for "fraction_of_peak" (GPUs: looked up by name)
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -329,6 +333,30 @@ class BareLoop:
 # ------------------------------------------------------------------------------------------
 # one family
 # ------------------------------------------------------------------------------------------
+# Dense bf16 tensor-core peaks from NVIDIA's datasheets (TFLOP/s, without sparsity), to report
+# achieved training throughput as a fraction of peak; --peak-tflops overrides.
+GPU_BF16_PEAK_TFLOPS = {"H100 PCIe": 756.0, "H100 NVL": 835.0, "H100": 989.4, "H200": 989.4, "A100": 312.0,
+                        "L40S": 362.0, "L4": 121.0, "A10": 125.0}
+
+
+def gpu_peak_tflops(name: str) -> float | None:
+    for key, val in GPU_BF16_PEAK_TFLOPS.items():  # most specific first
+        if key in name:
+            return val
+    return None
+
+
+def count_step_flops(loop: BareLoop) -> int | None:
+    """Floating-point operations of one training step (forward and backward), or None."""
+    try:
+        from torch.utils.flop_counter import FlopCounterMode
+
+        with FlopCounterMode(display=False) as fc:
+            loop.run(1, start=10**6)
+        return int(fc.get_total_flops()) or None
+    except Exception:  # the counter is a debugging tool; a model it cannot trace just gets no figure
+        return None
+
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -376,33 +404,45 @@ def bench_training(fam: Any, settings: BenchSettings, device: torch.device) -> t
     # to size the chunks before the engine starts.
     probe = BareLoop(fam, cfg, data, device, settings)
     probe.run(2)
-    times = []
-    for i in range(max(1, settings.warmup_steps - 2)):
+    times: list[float] = []
+    while len(times) < max(1, settings.warmup_steps - 2) and (len(times) < 2 or sum(times) < settings.chunk_seconds * 4):
         _sync(device)
         t = time.perf_counter()
-        probe.run(1, start=2 + i)
+        probe.run(1, start=2 + len(times))
         _sync(device)
         times.append(time.perf_counter() - t)
     step_time = statistics.median(times)
     bare_kind = probe.kind
+    flops = count_step_flops(probe) if not settings.compile else None
     del probe
-    chunk = max(2, round(settings.chunk_seconds / max(step_time, 1e-6)))
+    # Chunks divide the log interval, so `per_group` consecutive chunks cover log_every
+    # consecutive steps, which always hold exactly one log boundary: the engine's periodic work
+    # is in every group, while the interleaving stays fine-grained.
+    log_every = int(cfg.log_every)
+    target = max(1, round(settings.chunk_seconds / max(step_time, 1e-6)))
+    chunk = max(d for d in range(1, log_every + 1) if log_every % d == 0 and d <= target)
+    per_group = log_every // chunk
 
     pairs: list[tuple[float, float]] = []  # (engine seconds, bare seconds) per chunk pair
     cpu_pairs: list[tuple[float, float]] = []  # the same in process CPU time (less load-sensitive)
-    state: dict[str, Any] = {"exit": None, "bare": 0.0, "bare_step": 0, "loop": None}
+    state: dict[str, Any] = {"exit": None, "bare": 0.0, "bare_step": 0, "loop": None, "partial": False}
+    warmup = 2  # engine steps before timing (kernels are warm from the probe)
 
     def handover(trainer: Any, step: int) -> None:
         # Called by the engine after every step; every `chunk` steps the bare loop takes a turn.
-        if step % chunk:
+        if step % chunk or step < warmup:
             return
         _sync(device)
         now, cpu_now = time.perf_counter(), time.process_time()
-        if state["exit"] is not None:  # (the engine's first chunk is its warm-up)
+        if state["exit"] is not None:
             pairs.append((now - state["exit"], state["bare"]))
             cpu_pairs.append((cpu_now - state["cpu_exit"], state["cpu_bare"]))
         total_e = sum(p[0] for p in pairs)
-        if len(pairs) >= settings.min_pairs and total_e >= settings.train_seconds:
+        if pairs and len(pairs) % per_group == 0:  # a group is complete: enough?
+            if len(pairs) // per_group >= settings.min_groups and total_e >= settings.train_seconds:
+                raise _Done
+        if total_e >= max(3 * settings.train_seconds, 20.0):  # a crawling machine: stop, time-bounded
+            state["partial"] = len(pairs) < per_group
             raise _Done
         bare = state["loop"]
         if bare is None:  # the bare loop drives the engine's own networks (its own optimizers)
@@ -431,30 +471,38 @@ def bench_training(fam: Any, settings: BenchSettings, device: torch.device) -> t
             pass
     if not pairs:
         raise GenzooError(f"benchmark of {fam.name} ended before a timed chunk; raise --train-seconds")
-    imgs = chunk * bs
-    eng_total = sum(p[0] for p in pairs)
-    bare_total = sum(p[1] for p in pairs)
-    ratios = [b / e for e, b in pairs]
+    # whole log intervals only; on a crawling machine, what there is (reported as partial)
+    groups = [pairs[i : i + per_group] for i in range(0, len(pairs) - per_group + 1, per_group)] or [pairs]
+    group_ratios = [sum(b for _, b in g) / sum(e for e, _ in g) for g in groups]
+    timed = [p for g in groups for p in g]
+    n_steps = chunk * len(timed)
+    eng_total = sum(e for e, _ in timed)
+    bare_total = sum(b for _, b in timed)
     result = {
         "batch_size": bs,
         "image_size": cfg.image_size,
         "channels": cfg.channels,
         "chunk_steps": chunk,
-        "pairs": len(pairs),
-        "timed_steps": chunk * len(pairs),
-        "genzoo_images_per_s": round(imgs * len(pairs) / eng_total, 2),
-        "bare_images_per_s": round(imgs * len(pairs) / bare_total, 2),
-        "ratio": round(statistics.median(ratios), 4),
+        "pairs": len(timed),
+        "groups": len(groups),  # log intervals timed (each: log_every engine steps and as many bare steps)
+        "partial_interval": state["partial"],  # True: the machine was too slow to time one whole interval
+        "timed_steps": n_steps,
+        "genzoo_images_per_s": round(bs * n_steps / eng_total, 2),
+        "bare_images_per_s": round(bs * n_steps / bare_total, 2),
+        "ratio": round(statistics.median(group_ratios), 4),  # median over log intervals of bare/engine time
         "ratio_total": round(bare_total / eng_total, 4),
-        "ratio_min": round(min(ratios), 4),
-        "ratio_max": round(max(ratios), 4),
+        "group_ratios": [round(r, 4) for r in group_ratios],
+        "ratio_min": round(min(group_ratios), 4),
+        "ratio_max": round(max(group_ratios), 4),
         # CPU time of this process: on a loaded machine, less disturbed by other processes
         "ratio_cpu_time": round(sum(p[1] for p in cpu_pairs) / max(sum(p[0] for p in cpu_pairs), 1e-9), 4),
-        "pair_seconds": [[round(e, 4), round(b, 4)] for e, b in pairs],  # (engine, bare) per pair, in order
-        "genzoo_ms_per_step": round(1000 * eng_total / (chunk * len(pairs)), 3),
-        "bare_ms_per_step": round(1000 * bare_total / (chunk * len(pairs)), 3),
+        "pair_seconds": [[round(e, 4), round(b, 4)] for e, b in timed],  # (engine, bare) per pair, in order
+        "genzoo_ms_per_step": round(1000 * eng_total / n_steps, 3),
+        "bare_ms_per_step": round(1000 * bare_total / n_steps, 3),
         "bare_loop": bare_kind,
-        "engine": {"ema": cfg.ema, "log_every": cfg.log_every, "precision": settings.precision,
+        "flop_per_step": flops,  # forward + backward of one step (torch.utils.flop_counter: matmuls and convolutions)
+        "genzoo_tflop_per_s": round(flops * n_steps / eng_total / 1e12, 5) if flops else None,
+        "engine": {"ema": cfg.ema, "log_every": log_every, "precision": settings.precision,
                    "compile": settings.compile, "channels_last": settings.channels_last},
     }
     return result, trainer.model, trainer.config
@@ -541,6 +589,10 @@ def bench_family(name: str, settings: BenchSettings, device: torch.device) -> Fa
     params["total"] = count_parameters(model)
     sampling = bench_sampling(model, settings, device, train["batch_size"])
     peak = mem.read()
+    peak_tflops = settings.peak_tflops or (gpu_peak_tflops(torch.cuda.get_device_name(device)) if device.type == "cuda" else None)
+    if peak_tflops and train.get("genzoo_tflop_per_s"):
+        train["peak_tflop_per_s"] = peak_tflops
+        train["fraction_of_peak"] = round(train["genzoo_tflop_per_s"] / peak_tflops, 5)
     del model
     switches = compare_switches(fam, settings, device, settings.switches) if settings.switches else None
     return FamilyResult(name, cfg.to_dict(), params, train, sampling, round(peak, 1), mem.kind, switches)
@@ -566,8 +618,9 @@ def compare_switches(fam: Any, settings: BenchSettings, device: torch.device, na
     format), which the bare loop runs exactly as the engine does, so each variant is a
     bare loop on its own copy of the networks; the engine's overhead under a switch is the
     main benchmark's ratio when run with that switch. Each variant is warmed up first
-    (compilation time is reported as ``warmup_s``); then chunks of steps go round-robin
-    until every variant has run ``train_seconds``. ``speedup`` is relative to the first.
+    (compilation time is reported as ``warmup_s``); then chunks of about ``chunk_seconds``
+    go round-robin, in alternating order, until every variant has run ``train_seconds``.
+    ``speedup`` is relative to the first.
     """
     unknown = [n for n in names if n not in SWITCHES]
     if unknown:
@@ -588,7 +641,8 @@ def compare_switches(fam: Any, settings: BenchSettings, device: torch.device, na
         _sync(device)
         step_time[n] = (time.perf_counter() - t) / 2
         loops[n] = loop
-    chunk = max(2, round(settings.chunk_seconds / max(min(step_time.values()), 1e-6)))
+    # each variant gets about chunk_seconds per round (a slow one is not run for minutes)
+    chunks = {n: max(1, round(settings.chunk_seconds / max(step_time[n], 1e-6))) for n in names}
     spent = dict.fromkeys(names, 0.0)
     steps = dict.fromkeys(names, 0)
     rounds = 0
@@ -597,10 +651,10 @@ def compare_switches(fam: Any, settings: BenchSettings, device: torch.device, na
         for n in order:
             _sync(device)
             t = time.perf_counter()
-            loops[n].run(chunk, start=5 + steps[n])
+            loops[n].run(chunks[n], start=5 + steps[n])
             _sync(device)
             spent[n] += time.perf_counter() - t
-            steps[n] += chunk
+            steps[n] += chunks[n]
         rounds += 1
     bs = cfg.batch_size
     first = names[0]
@@ -610,7 +664,7 @@ def compare_switches(fam: Any, settings: BenchSettings, device: torch.device, na
         out[n] = {"ms_per_step": round(ms, 3), "images_per_s": round(bs * steps[n] / spent[n], 2),
                   "speedup": round((spent[first] / steps[first]) / (spent[n] / steps[n]), 3),
                   "warmup_s": round(warm[n], 2), "steps": steps[n], **SWITCHES[n]}
-    return {"chunk_steps": chunk, "rounds": rounds, "variants": out}
+    return {"chunk_steps": chunks, "rounds": rounds, "variants": out}
 
 
 # ------------------------------------------------------------------------------------------
@@ -671,7 +725,7 @@ def table(report: dict[str, Any]) -> Any:
              f"torch {report['torch']}, {report['settings']['precision']}"
              + (f", load {load[0]:.1f}" if load else ""))
     t = Table(title=title, title_justify="left", show_edge=False)
-    for col in ("family", "params", "batch", "genzoo img/s", "bare img/s", "genzoo/bare", "pairs", "peak MiB"):
+    for col in ("family", "params", "batch", "genzoo img/s", "bare img/s", "genzoo/bare", "pairs", "GFLOP/s", "peak MiB"):
         t.add_column(col, justify="left" if col == "family" else "right", style="cyan" if col == "family" else None)
     s = Table(title="sampling", title_justify="left", show_edge=False)
     for col in ("family", "sampler", "steps", "n", "img/s", "ms/img"):
@@ -682,7 +736,9 @@ def table(report: dict[str, Any]) -> Any:
         style = "green" if tr["ratio"] >= 0.97 else "red"
         t.add_row(name, f"{r['params']['total'] / 1e6:.2f}M", f"{tr['batch_size']}x{tr['image_size']}px",
                   f"{tr['genzoo_images_per_s']:.0f}", f"{tr['bare_images_per_s']:.0f}",
-                  f"[{style}]{tr['ratio']:.3f}[/]", str(tr["pairs"]), f"{r['peak_memory_mb']:.0f}")
+                  f"[{style}]{tr['ratio']:.3f}[/]", str(tr["pairs"]),
+                  f"{1000 * tr['genzoo_tflop_per_s']:.3g}" if tr.get("genzoo_tflop_per_s") else "-",
+                  f"{r['peak_memory_mb']:.0f}")
         for e in r["sampling"]:
             s.add_row(name, e["sampler"], str(e.get("steps", e.get("evaluations", ""))),
                       "est." if e.get("estimated") else str(e["n"]), f"{e['images_per_s']:.3g}", f"{e['ms_per_image']:.3g}")

