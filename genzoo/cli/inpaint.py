@@ -10,7 +10,7 @@ import click
 @click.argument("image", type=click.Path(dir_okay=False))
 @click.option("--mask", "mask_path", required=True, type=click.Path(dir_okay=False),
               help="Mask image, same framing as IMAGE: white (> 50%) = fill, black = keep.")
-@click.option("--out", default="inpainted.png", show_default=True, help="Result PNG (at the model's resolution).")
+@click.option("--out", default="inpainted.png", show_default=True, help="Result PNG at the model's resolution (a grid, enlarged, with --num > 1).")
 @click.option("-n", "--num", "n", type=int, default=1, show_default=True,
               help="Number of different fills; more than 1 writes a grid.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same fill.")
@@ -55,7 +55,7 @@ def inpaint(source: str, image: str, mask_path: str, out: str, n: int, seed: int
         resample=resample, guidance=guidance, progress=True,
     )
     if n == 1:
-        save_image(result[0], out, min_side=256)
+        save_image(result[0], out)
     else:
         save_grid(result, out)
     filled = float((mask > 0.5).float().mean()) * 100
