@@ -138,6 +138,9 @@ def machine_info(device: torch.device) -> dict[str, Any]:
         pass
     with contextlib.suppress(OSError, AttributeError):
         info["load_average"] = [round(x, 2) for x in os.getloadavg()]
+    # OpenMP settings decide how torch's CPU threads wait; on a shared machine they matter a lot
+    info["env"] = {k: os.environ[k] for k in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "MKL_NUM_THREADS")
+                   if k in os.environ}
     if device.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)
         info["cuda"] = torch.version.cuda
@@ -196,13 +199,14 @@ class BareLoop:
     """
 
     def __init__(self, family: Any, config: Any, data: Any, device: torch.device, settings: BenchSettings,
-                 model: Any = None):
+                 model: Any = None, optimizers: dict[str, torch.optim.Optimizer] | None = None):
         from genzoo.adversarial import AdversarialModel
 
         self.config, self.device, self.settings = config, device, settings
+        self.shared_opts = optimizers  # network name -> optimizer (the engine's), or None: own ones
         # Given a model (the engine's), drive its networks as they are (already compiled,
-        # channels-last): the same tensors in the same memory, so neither side gets luckier
-        # cache placement.
+        # channels-last), and with ``optimizers`` the engine's optimizer objects too: the same
+        # tensors in the same memory, so neither side gets luckier cache placement.
         self.compile = settings.compile and model is None
         if model is None:
             model = family.build(config).to(device)
@@ -249,8 +253,11 @@ class BareLoop:
         else:
             self.G, self.D = m.generator, m.discriminator  # type: ignore[assignment]
         betas = tuple(c.betas)
-        self.opt_d = make_optimizer(c.optimizer, list(m.discriminator.parameters()), c.lr_d or c.lr, betas, c.weight_decay, self.device)  # type: ignore[arg-type]
-        self.opt_g = make_optimizer(c.optimizer, list(m.generator.parameters()), c.lr, betas, c.weight_decay, self.device)  # type: ignore[arg-type]
+        if self.shared_opts is not None:
+            self.opt_d, self.opt_g = self.shared_opts["discriminator"], self.shared_opts["generator"]
+        else:
+            self.opt_d = make_optimizer(c.optimizer, list(m.discriminator.parameters()), c.lr_d or c.lr, betas, c.weight_decay, self.device)  # type: ignore[arg-type]
+            self.opt_g = make_optimizer(c.optimizer, list(m.generator.parameters()), c.lr, betas, c.weight_decay, self.device)  # type: ignore[arg-type]
 
     def _gan_step(self, step: int) -> None:
         from genzoo.regularizers import clip_weights, gradient_penalty
@@ -292,6 +299,7 @@ class BareLoop:
             for name in {m for ph in self.recipe.phases for m in ph.modules}:
                 setattr(self.model, name, torch.compile(getattr(self.model, name)))
         self.opts = [
+            self.shared_opts[ph.modules[0]] if self.shared_opts is not None else
             make_optimizer(ph.optimizer or c.optimizer, ph.parameters(self.model), ph.lr or c.lr, tuple(ph.betas or c.betas),  # type: ignore[arg-type]
                            c.weight_decay if ph.weight_decay is None else ph.weight_decay, self.device)
             for ph in self.recipe.phases
@@ -445,8 +453,9 @@ def bench_training(fam: Any, settings: BenchSettings, device: torch.device) -> t
             state["partial"] = len(pairs) < per_group
             raise _Done
         bare = state["loop"]
-        if bare is None:  # the bare loop drives the engine's own networks (its own optimizers)
-            bare = state["loop"] = BareLoop(fam, trainer.config, data, device, settings, model=trainer.model)
+        if bare is None:  # the bare loop drives the engine's own networks and optimizers
+            opts = {m: trainer.optimizers[ph.name] for ph in trainer.recipe.phases for m in ph.modules}
+            bare = state["loop"] = BareLoop(fam, trainer.config, data, device, settings, model=trainer.model, optimizers=opts)
             bare.run(2)  # warm-up
             state["bare_step"] = 2
             _sync(device)
@@ -693,6 +702,15 @@ def run_bench(names: list[str] | None, settings: BenchSettings,
         torch.backends.cudnn.benchmark = True
     t0 = time.perf_counter()
     machine = machine_info(device)
+    load, cores = (machine.get("load_average") or [0.0])[0], machine.get("cpu_count") or 1
+    if device.type == "cpu" and load > 0.5 * cores and torch.get_num_threads() > 1 and "OMP_WAIT_POLICY" not in os.environ:
+        from genzoo.console import console
+
+        console.print(
+            f"[yellow]note:[/] this machine is busy (load {load:.1f} on {cores} cores): torch's {torch.get_num_threads()} "
+            "spin-waiting CPU threads slow down badly and the figures will be noisy; OMP_NUM_THREADS=1 or "
+            "OMP_WAIT_POLICY=PASSIVE help (docs/performance.md)"
+        )
     results = []
     for n in names:
         r = bench_family(n, settings, device)
