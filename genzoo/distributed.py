@@ -98,8 +98,19 @@ def init_from_env(device: str = "auto") -> DistInfo:
     return DistInfo(rank, world, local, dev, backend)
 
 
-def shutdown() -> None:
+def barrier() -> None:
+    """Wait for every rank (no-op without a process group)."""
     if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+
+
+def shutdown() -> None:
+    """Destroy the process group (if any), collecting garbage first so that objects holding it
+    (DDP reducers) go before it does."""
+    if dist.is_available() and dist.is_initialized():
+        import gc
+
+        gc.collect()
         dist.destroy_process_group()
 
 

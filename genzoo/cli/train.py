@@ -111,7 +111,13 @@ def train(family: str, data: str | None, data_dir: str | None, steps: int | None
             raise GenzooError(f"--epochs must be positive, got {epochs}")
         n_steps = max(1, math.ceil(epochs * len(trainer.data) / (trainer.config.batch_size * dinfo.world_size)))
         trainer.config = trainer.config.update({"steps": n_steps})
-    try:
-        trainer.fit()
-    finally:
-        distributed.shutdown()
+    # On an error, leave the process group alone: destroying it while peers wait in a collective
+    # aborts this process before the error is printed; torchrun stops the other ranks.
+    trainer.fit()
+    distributed.barrier()  # every rank must be done with its collectives before the group goes
+    # DDP wrappers keep the process group (and gloo's worker threads) alive; free them first so
+    # the group is torn down now and not during interpreter shutdown, where gloo can abort
+    trainer.dist = None
+    del trainer
+    distributed.shutdown()
+    return None
