@@ -190,9 +190,42 @@ class EMA:
         self.module = module
         self.shadow = {k: v.detach().clone() for k, v in module.state_dict().items()}
         self.updates = 0
+        self._slots: Any = None  # built on first update; False: use state_dict() every time
+
+    def _build_slots(self) -> Any:
+        """Where each shadow entry's live tensor sits: (float slots, other slots), each a list of
+        (shadow, the owning module's _parameters or _buffers dict, name). Looked up through
+        the dict at every update, so tensors replaced by ``.to()`` or channels-last are seen.
+        Calling ``state_dict()`` every step cost about as much as the EMA arithmetic itself."""
+        fl, other = [], []
+        for key, sh in self.shadow.items():
+            path, _, name = key.rpartition(".")
+            try:
+                owner = self.module.get_submodule(path) if path else self.module
+            except AttributeError:
+                return False
+            store = owner._parameters if name in owner._parameters else owner._buffers
+            if store.get(name) is None or store[name].shape != sh.shape:
+                return False  # a custom state_dict: take the slow path
+            (fl if sh.dtype.is_floating_point else other).append((sh, store, name))
+        return fl, other
 
     @torch.no_grad()
     def update(self, start: bool = True) -> None:
+        if self._slots is None:
+            self._slots = self._build_slots()
+        if not start or self._slots is False:
+            self._update_slow(start)
+            return
+        self.updates += 1
+        d = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        fl, other = self._slots
+        if fl:
+            torch._foreach_lerp_([sh for sh, _, _ in fl], [st[n] for _, st, n in fl], 1.0 - d)
+        for sh, st, n in other:
+            sh.copy_(st[n])
+
+    def _update_slow(self, start: bool) -> None:
         state = self.module.state_dict()
         if not start:
             for k, v in state.items():
@@ -580,7 +613,7 @@ class Trainer:
         return self.wall_before + (time.perf_counter() - self._t0 if hasattr(self, "_t0") else 0.0)
 
     # -- the loop --------------------------------------------------------------------------
-    def _run_phase(self, ph: Phase, ctx: StepContext, logs: dict[str, Tensor], counts: dict[str, int]) -> None:
+    def _run_phase(self, ph: Phase, ctx: StepContext, logs: dict[str, list[Tensor]], counts: dict[str, int]) -> None:
         opt = self.optimizers[ph.name]
         for r in range(ph.repeats):
             if r > 0:
@@ -609,16 +642,35 @@ class Trainer:
                 opt.step()
             for hook in ph.after_step:
                 hook(self.model)
-            # accumulate on the device; read every log_every steps
-            key = f"loss_{ph.name}"
-            d = loss.detach().float()
-            self._bad = torch.where((self._bad < 0) & ~torch.isfinite(d), torch.full_like(self._bad, ctx.step + 1), self._bad)
-            logs[key] = logs[key] + d if key in logs else d.clone()
+            # Keep the detached values (no arithmetic per step, no host sync); _check_finite and
+            # the log read them every log_every steps.
+            d = loss.detach()
+            self._loss_hist.append((ctx.step + 1, d))
+            key = "loss_" + ph.name
+            (logs.get(key) or logs.setdefault(key, [])).append(d)
             counts[key] = counts.get(key, 0) + 1
             for k, v in extra.items():
-                v = v.detach().float()
-                logs[k] = logs[k] + v if k in logs else v.clone()
+                (logs.get(k) or logs.setdefault(k, [])).append(v.detach())
                 counts[k] = counts.get(k, 0) + 1
+        if len(self._loss_hist) > 4096:  # a very long log interval: fold what is there
+            self._fold(logs)
+
+    def _first_bad_step(self) -> int:
+        """The first step (counting from 1) since the last check whose loss was NaN or infinite; -1: none."""
+        bad = self._bad_step
+        if bad < 0 and self._loss_hist:
+            nonfinite = ~torch.isfinite(torch.stack([v for _, v in self._loss_hist]).float())
+            if bool(nonfinite.any()):
+                bad = self._loss_hist[int(nonfinite.nonzero()[0, 0])][0]
+        if self.dist is not None:  # all ranks agree (any rank's bad step stops every rank)
+            bad = int(self.dist.max(torch.tensor(bad, device=self.device)).item())
+        return bad
+
+    def _fold(self, logs: dict[str, list[Tensor]]) -> None:
+        self._bad_step = self._first_bad_step()  # all ranks fold at the same step: a safe collective
+        self._loss_hist = []
+        for k, vals in logs.items():
+            logs[k] = [torch.stack([v.float() for v in vals]).sum()]
 
     def _after_epoch(self, step: int, epoch: int, log_path: Path) -> None:
         """Run the recipe's end-of-epoch hooks; log what they return as one JSONL line."""
@@ -646,7 +698,7 @@ class Trainer:
         return bool(torch.stack(sums).isfinite().all()) if sums else True
 
     def _check_finite(self, step: int) -> None:
-        bad = int((self.dist.max(self._bad) if self.dist is not None else self._bad).item())
+        bad = self._first_bad_step()
         # A loss can be finite while the update it drives overflows the weights (e.g. a huge lr):
         # check the weights too, so non-finite weights never reach a checkpoint.
         weights_bad = bad < 0 and not self._weights_finite()
@@ -663,6 +715,7 @@ class Trainer:
                 f"training diverged: {what}. {where}; try a lower --set lr=..., a different loss, or --resume from there"
             )
         self._finite_step = step
+        self._loss_hist = []
 
     def fit(self) -> TrainResult:
         """Run the recipe until ``steps`` or ``max_time``; returns where everything went."""
@@ -677,10 +730,11 @@ class Trainer:
         step = self.start_step
         if step >= c.steps:
             raise GenzooError(f"run '{self.out}' is already at step {step} of {c.steps}; pass --steps N with N > {step} to train further")
-        self._bad = torch.full((), -1, dtype=torch.long, device=self.device)
+        self._loss_hist: list[tuple[int, Tensor]] = []  # (step, loss) since the last finiteness check
+        self._bad_step = -1
         self._t0 = time.perf_counter()
         self.model.train()
-        logs: dict[str, Tensor] = {}
+        logs: dict[str, list[Tensor]] = {}
         counts: dict[str, int] = {}
         last_logs: dict[str, float] = {}
         stopped = False
@@ -731,7 +785,8 @@ class Trainer:
                     if self.ema is not None:
                         self.ema.update(start=step >= c.ema_start)
                     step += 1
-                    progress.update(task, completed=step)  # no sync: rich redraws on its own thread
+                    if not progress.disable:
+                        progress.update(task, completed=step)  # no sync: rich redraws on its own thread
                     if self.recipe.after_epoch and self.is_main and self.batches.epochs_completed > epochs_hooked:
                         epochs_hooked = self.batches.epochs_completed
                         self._after_epoch(step, epochs_hooked, log_path)
@@ -741,7 +796,7 @@ class Trainer:
                         now = time.perf_counter()
                         throughput = imgs_log / max(now - t_log, 1e-9)
                         t_log, imgs_log = now, 0
-                        vals_t = torch.stack([logs[k] / counts[k] for k in logs]) if logs else None
+                        vals_t = torch.stack([torch.stack([v.float() for v in logs[k]]).sum() / counts[k] for k in logs]) if logs else None
                         if vals_t is not None and self.dist is not None:  # the log shows the mean over ranks
                             vals_t = self.dist.mean(vals_t)
                         vals = vals_t.cpu().tolist() if vals_t is not None else []

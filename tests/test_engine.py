@@ -199,3 +199,28 @@ def test_sigkill_then_resume_continues_with_no_corrupt_files(tmp_path):
     assert res.steps == step + 10
     log = [json.loads(x)["step"] for x in (run / "log.jsonl").read_text().splitlines()]
     assert log[-1] == step + 10 and step + 10 in log
+
+
+def test_ema_fast_update_matches_state_dict_path_and_follows_replaced_buffers():
+    """The cached-slot EMA gives the same shadow as averaging state_dict() entries, also after
+    .to(channels_last) replaced the buffers it points at."""
+    from genzoo.engine import EMA
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.BatchNorm2d(4), torch.nn.Conv2d(4, 2, 3))
+    fast, slow = EMA(net, 0.9), EMA(net, 0.9)
+    slow._slots = False  # force the state_dict path
+    for i in range(6):
+        if i == 3:
+            net.to(memory_format=torch.channels_last)
+        net(torch.randn(2, 1, 8, 8))  # BatchNorm running statistics and its counter move
+        with torch.no_grad():
+            for p in net.parameters():
+                p.add_(torch.randn_like(p))
+        fast.update()
+        slow.update()
+    assert fast._slots not in (None, False)
+    for k in slow.shadow:
+        assert torch.equal(fast.shadow[k], slow.shadow[k]), k
+    assert fast.shadow["1.num_batches_tracked"].item() == 6
+    assert not torch.equal(fast.shadow["0.weight"], net[0].weight)  # an average, not a copy
