@@ -82,6 +82,8 @@ def test_list_info_plugins(cli):
     assert code == 0 and "dcgan" in out and "genzoo-dcgan" in out
     code, out, _ = cli("list", "losses", "*-*")
     assert "non-saturating" in out and "least-squares" in out and "hinge" not in out
+    code, out, _ = cli("list", "tasks", "s*")  # pix2pix's --task names
+    assert code == 0 and "superres" in out and "colorize" not in out
     code, out, _ = cli("info", "dcgan")
     assert code == 0 and "g_width" in out and "latent_dim" in out and "--set key=value" in out
     code, out, _ = cli("plugins")

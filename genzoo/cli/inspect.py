@@ -7,7 +7,7 @@ import typing
 
 import click
 
-KINDS = ("families", "losses", "samplers", "datasets", "metrics")
+KINDS = ("families", "losses", "samplers", "datasets", "metrics", "tasks")
 
 
 def _describe(obj: object) -> str:
@@ -32,7 +32,10 @@ def list_cmd(kind: str | None, pattern: str) -> None:
 
     out = console.__class__(highlight=False)  # stdout: listing is the command's output
     for k in [kind] if kind else KINDS:
-        reg = REGISTRIES[k]
+        if k == "tasks":  # image-to-image tasks for pix2pix's --task (their registry lives with the data)
+            from genzoo.data.tasks import tasks as reg
+        else:
+            reg = REGISTRIES[k]
         table = Table(title=k, title_justify="left", show_edge=False)
         table.add_column("name", style="cyan")
         table.add_column("description")
