@@ -485,3 +485,14 @@ def test_ddim_on_all_steps_has_ddpm_marginals(default_digits):
     assert 0.5 * np.abs(ha - hb).sum() < 0.15, (ha, hb)  # class frequencies agree
     assert abs(float(a.mean() - b.mean())) < 0.02  # so does the ink per image
     assert float((a - b).abs().mean()) > 0.05  # while the images themselves differ
+
+
+@pytest.mark.slow
+def test_compiled_sampling_matches_eager(run_dir):
+    """`compile_for_sampling` (genzoo sample --compile) changes speed, not images or saved names."""
+    eager, compiled = load(run_dir), load(run_dir).compile_for_sampling()
+    assert compiled.denoiser._compiled_call_impl is not None and eager.denoiser._compiled_call_impl is None
+    a = eager.sample(8, seed=3, sampler="ddim", steps=10)
+    b = compiled.sample(8, seed=3, sampler="ddim", steps=10)
+    assert torch.allclose(a, b, atol=1e-4), float((a - b).abs().max())
+    assert set(compiled.state_dict()) == set(eager.state_dict())  # no _orig_mod prefixes

@@ -77,13 +77,15 @@ def write_trajectory(traj, path: str) -> None:  # noqa: ANN001
 @click.option("--nrow", type=int, help="Images per grid row.")
 @click.option("--batch-size", type=int, default=256, show_default=True)
 @click.option("--device", default="cpu", show_default=True, help="auto | cpu | cuda | mps.")
+@click.option("--compile", "compile_", is_flag=True,
+              help="torch.compile the sampling network first: pays off for many images or diffusion steps.")
 @click.option("--save-latents", type=click.Path(dir_okay=False),
               help="Also write the latents behind the images to FILE.npz (for `genzoo arithmetic --from`).")
 def sample(source: str | None, hub: str | None, revision: str | None, n: int, seed: int, out: str,
            label: str | None, sampler: str | None, truncation: float | None, opts: tuple[str, ...],
            nrow: int | None, batch_size: int, device: str, save_latents: str | None = None,
            steps: int | None = None, eta: float | None = None, guidance: float | None = None,
-           trajectory: str | None = None) -> None:
+           trajectory: str | None = None, compile_: bool = False) -> None:
     """Draw N images from SOURCE: a run directory, a Hub repo id, or a family name (untrained)."""
     import torch
 
@@ -96,6 +98,8 @@ def sample(source: str | None, hub: str | None, revision: str | None, n: int, se
     if save_latents and not save_latents.lower().endswith(".npz"):
         raise GenzooError(f"--save-latents '{save_latents}': latents are stored as a .npz file")
     model = load(hub or source, revision=revision, device=device)
+    if compile_:
+        model.compile_for_sampling()
     if save_latents:
         from genzoo.latent import require_latent_model
 
