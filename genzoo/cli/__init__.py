@@ -80,6 +80,9 @@ def main(argv: list[str] | None = None) -> None:
 
     global _ARGV
     _ARGV = list(argv) if argv is not None else sys.argv[1:]
+    from genzoo.allocator import tune_cpu_allocator
+
+    tune_cpu_allocator()  # CPU sampling and training fault far less (genzoo/allocator.py)
     try:
         rv = cli.main(args=argv, prog_name="genzoo", standalone_mode=False)
     except GenzooError as e:
