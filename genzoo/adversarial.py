@@ -45,13 +45,9 @@ class AdversarialModel(LatentModel):
     def discriminate(self, images: Tensor, labels: Any = None) -> Tensor:
         """Images (N, C, H, W) in [0, 1] -> discriminator scores (N,)."""
         y = self.check_labels(labels, images.shape[0]) if self.is_conditional else None
-        was = self.training
-        self.eval()
-        try:
+        with self.evaluating():
             x = images.to(self.device) * 2 - 1
             return self.discriminator(x, None if y is None else y.to(self.device)).float().cpu()  # type: ignore[attr-defined]
-        finally:
-            self.train(was)
 
 
 def _batch_std(x: Tensor) -> Tensor:

@@ -8,10 +8,11 @@ families never write their own loop.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import platform
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -84,6 +85,26 @@ class GenerativeModel(nn.Module):
     def is_conditional(self) -> bool:
         return bool(self.config.conditional and self.config.num_classes > 0)
 
+    @contextlib.contextmanager
+    def evaluating(self) -> Iterator[None]:
+        """Eval mode (dropout off, BatchNorm running statistics) inside the block; the previous
+        mode is restored afterwards, also on an error."""
+        was = self.training
+        self.eval()
+        try:
+            yield
+        finally:
+            self.train(was)
+
+    def sampling_inputs(self, n: int, seed: int | None, labels: Any) -> tuple[torch.Generator, Tensor | None]:
+        """What every sampling entry point starts from: checks ``n``, seeds the one CPU generator
+        all randomness comes from (a random seed when None) and validates ``labels``."""
+        if n < 1:
+            raise GenzooError(f"number of samples must be at least 1, got {n}")
+        if seed is None:
+            seed = int(torch.randint(0, 2**31 - 1, (1,)).item())
+        return torch.Generator(device="cpu").manual_seed(int(seed)), self.check_labels(labels, n)
+
     def check_labels(self, labels: Any, n: int) -> Tensor | None:
         """Validate requested labels: ints, a list, or a tensor (n,). Returns int64 (n,) or None."""
         if labels is None:
@@ -125,18 +146,9 @@ class GenerativeModel(nn.Module):
         ``torch.Generator`` seeded with it, whatever the device). Conditional models take
         ``labels`` (an int or n ints); without them they cycle through the classes.
         """
-        if n < 1:
-            raise GenzooError(f"number of samples must be at least 1, got {n}")
-        if seed is None:
-            seed = int(torch.randint(0, 2**31 - 1, (1,)).item())
-        gen = torch.Generator(device="cpu").manual_seed(int(seed))
-        y = self.check_labels(labels, n)
-        was_training = self.training
-        self.eval()
-        try:
+        gen, y = self.sampling_inputs(n, seed, labels)
+        with self.evaluating():
             out = self._sample_all(n, gen, y, sampler=sampler, batch_size=batch_size, progress=progress, **kwargs)
-        finally:
-            self.train(was_training)
         images = to_unit(out.float()).cpu()
         return (images, y) if return_labels else images
 
@@ -249,12 +261,8 @@ class LatentModel(GenerativeModel):
     def decode(self, z: Tensor, labels: Any = None) -> Tensor:
         """Latents (N, latent_dim) [+ labels] -> images (N, C, H, W) in [0, 1]."""
         y = self.check_labels(labels, z.shape[0])
-        was = self.training
-        self.eval()
-        try:
+        with self.evaluating():
             out = self.generator(z.to(self.device), None if y is None else y.to(self.device))  # type: ignore[attr-defined]
-        finally:
-            self.train(was)
         return to_unit(out.float()).cpu()
 
 

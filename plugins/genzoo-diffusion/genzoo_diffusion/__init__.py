@@ -188,10 +188,7 @@ class DiffusionModel(GenerativeModel):
     def _run(self, n: int, gen: torch.Generator, labels: Tensor | None, sampler: str | None, batch_size: int,
              progress: bool, frames: int, opts: dict[str, Any]) -> tuple[Tensor, Tensor | None]:
         s, opts = self._prepare(sampler, opts, labels)
-        # One generator per image, seeded from the master: x_T and every step's noise for
-        # image i come from stream i, so batch size and device do not change the result.
-        seeds = torch.randint(0, 2**62, (n,), generator=gen).tolist()
-        gens = [torch.Generator().manual_seed(int(v)) for v in seeds]
+        gens = _image_generators(gen, n)
         x_T = torch.cat([s.latents(self, 1, g) for g in gens])
         return self._denoise_batches(s, x_T, labels, gens, batch_size, progress, frames, opts)
 
@@ -233,17 +230,12 @@ class DiffusionModel(GenerativeModel):
         n = x_T.shape[0]
         y = self.check_labels(labels, n)
         if generators is None:
-            g = torch.Generator().manual_seed(int(seed))
-            generators = [torch.Generator().manual_seed(int(v)) for v in torch.randint(0, 2**62, (n,), generator=g).tolist()]
+            generators = _image_generators(torch.Generator().manual_seed(int(seed)), n)
         if len(generators) != n:
             raise GenzooError(f"got {len(generators)} generators for {n} images; give one per image")
         s, opts = self._prepare(sampler, opts, y)
-        was = self.training
-        self.eval()
-        try:
+        with self.evaluating():
             x, _ = self._denoise_batches(s, x_T.float(), y, generators, batch_size, False, 0, opts)
-        finally:
-            self.train(was)
         return x
 
     @torch.inference_mode()
@@ -256,20 +248,11 @@ class DiffusionModel(GenerativeModel):
             images (n, C, S, S) in [0, 1]; trajectory (n, F, C, S, S) in [0, 1] (clamped), F <= ``frames``
             snapshots evenly spread over the sampler's steps, the first x_T and the last x_0.
         """
-        if n < 1:
-            raise GenzooError(f"number of samples must be at least 1, got {n}")
         if frames < 2:
             raise GenzooError(f"a trajectory needs at least 2 frames (x_T and x_0), got {frames}")
-        if seed is None:
-            seed = int(torch.randint(0, 2**31 - 1, (1,)).item())
-        gen = torch.Generator(device="cpu").manual_seed(int(seed))
-        y = self.check_labels(labels, n)
-        was = self.training
-        self.eval()
-        try:
+        gen, y = self.sampling_inputs(n, seed, labels)
+        with self.evaluating():
             x, traj = self._run(n, gen, y, sampler, batch_size, progress, frames, opts)
-        finally:
-            self.train(was)
         assert traj is not None
         return to_unit(x.float()), to_unit(traj.float())
 
@@ -314,43 +297,37 @@ class DiffusionModel(GenerativeModel):
             opts["guidance"] = guidance
         s, opts = self._prepare(sampler, opts, y)
         ts = s.timesteps(self, **{k: v for k, v in opts.items() if k in ("steps", "spacing")})
-        gen = torch.Generator().manual_seed(int(seed))
-        gens = [torch.Generator().manual_seed(int(v)) for v in torch.randint(0, 2**62, (n,), generator=gen).tolist()]
+        gens = _image_generators(torch.Generator().manual_seed(int(seed)), n)
         guidance_w = float(opts.pop("guidance", 1.0))
         clip = bool(opts.pop("clip", True))
-        was = self.training
-        self.eval()
         outs = []
         bar = make_progress(transient=True)
         bar.disable = not progress
-        try:
-            with bar:
-                task = bar.add_task("inpainting", total=len(ts) * resample * math.ceil(n / batch_size))
-                for i in range(0, n, batch_size):
-                    known = to_signed(images[i : i + batch_size]).to(self.device)
-                    mb = m[i : i + batch_size].to(self.device)
-                    yb = y[i : i + batch_size].to(self.device) if y is not None else None
-                    gb = gens[i : i + batch_size]
-                    x = torch.cat([s.latents(self, 1, g) for g in gb]).to(self.device)
-                    noise = _noise_from(gb, known)
-                    for j, t in enumerate(ts):
-                        t_prev = ts[j + 1] if j + 1 < len(ts) else -1
-                        ab_t, ab_prev = self.schedule.abar(t), self.schedule.abar(t_prev)
-                        rounds = resample if t_prev >= 0 else 1
-                        for r in range(rounds):
-                            x0, eps = self.predict_x0_eps(x, t, yb, guidance=guidance_w, clip=clip)
-                            mean, sigma = s.step(self, x, x0, eps, t, t_prev, **opts)
-                            gen_part = mean + sigma * noise() if sigma > 0 else mean
-                            known_part = math.sqrt(ab_prev) * known + math.sqrt(1 - ab_prev) * noise() if t_prev >= 0 else known
-                            x_prev = mb * gen_part + (1 - mb) * known_part
-                            if r + 1 < rounds:  # back to t: q(x_t | x_t') for the jump t' -> t
-                                a = ab_t / ab_prev
-                                x = math.sqrt(a) * x_prev + math.sqrt(1 - a) * noise()
-                            bar.advance(task)
-                        x = x_prev
-                    outs.append(x.cpu())
-        finally:
-            self.train(was)
+        with self.evaluating(), bar:
+            task = bar.add_task("inpainting", total=len(ts) * resample * math.ceil(n / batch_size))
+            for i in range(0, n, batch_size):
+                known = to_signed(images[i : i + batch_size]).to(self.device)
+                mb = m[i : i + batch_size].to(self.device)
+                yb = y[i : i + batch_size].to(self.device) if y is not None else None
+                gb = gens[i : i + batch_size]
+                x = torch.cat([s.latents(self, 1, g) for g in gb]).to(self.device)
+                noise = _noise_from(gb, known)
+                for j, t in enumerate(ts):
+                    t_prev = ts[j + 1] if j + 1 < len(ts) else -1
+                    ab_t, ab_prev = self.schedule.abar(t), self.schedule.abar(t_prev)
+                    rounds = resample if t_prev >= 0 else 1
+                    for r in range(rounds):
+                        x0, eps = self.predict_x0_eps(x, t, yb, guidance=guidance_w, clip=clip)
+                        mean, sigma = s.step(self, x, x0, eps, t, t_prev, **opts)
+                        gen_part = mean + sigma * noise() if sigma > 0 else mean
+                        known_part = math.sqrt(ab_prev) * known + math.sqrt(1 - ab_prev) * noise() if t_prev >= 0 else known
+                        x_prev = mb * gen_part + (1 - mb) * known_part
+                        if r + 1 < rounds:  # back to t: q(x_t | x_t') for the jump t' -> t
+                            a = ab_t / ab_prev
+                            x = math.sqrt(a) * x_prev + math.sqrt(1 - a) * noise()
+                        bar.advance(task)
+                    x = x_prev
+                outs.append(x.cpu())
         filled = to_unit(torch.cat(outs).float())
         return torch.where(m > 0.5, filled, images)
 
@@ -360,6 +337,12 @@ def _usable(name: str, model: Any) -> bool:
         return bool(sampler_registry.get(name).supports(model))
     except GenzooError:
         return False
+
+
+def _image_generators(gen: torch.Generator, n: int) -> list[torch.Generator]:
+    """One generator per image, seeded from ``gen``: x_T and every step's noise for image i come
+    from stream i, so batch size and device do not change the result."""
+    return [torch.Generator().manual_seed(int(v)) for v in torch.randint(0, 2**62, (n,), generator=gen).tolist()]
 
 
 def _noise_from(gens: list[torch.Generator], like: Tensor) -> Callable[[], Tensor]:

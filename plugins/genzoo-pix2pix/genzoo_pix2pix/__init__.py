@@ -252,30 +252,22 @@ class Pix2PixModel(GenerativeModel):
         ``seed``, giving slightly different outputs per seed.
         """
         x = self._check_inputs(x)
-        was = self.training
-        self.eval()
-        drops = [m for m in self.generator.modules() if isinstance(m, nn.Dropout)]
-        for m in drops:
-            m.train(dropout)
-        try:
+        with self.evaluating():
+            for m in self.generator.modules():
+                if isinstance(m, nn.Dropout):
+                    m.train(dropout)
             with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
                 if dropout:
                     torch.manual_seed(0 if seed is None else int(seed))
                 outs = [self.generator(x[i : i + batch_size].to(self.device).float() * 2 - 1) for i in range(0, len(x), batch_size)]
-        finally:
-            self.train(was)
         return to_unit(torch.cat(outs).float()).cpu()
 
     @torch.inference_mode()
     def discriminate(self, inputs: Tensor, images: Tensor) -> Tensor:
         """(inputs (N, C_in, S, S), images (N, C_out, S, S)) in [0, 1] -> patch logits (N, 1, P, P)."""
         x = self._check_inputs(inputs)
-        was = self.training
-        self.eval()
-        try:
+        with self.evaluating():
             return self.discriminator(x.to(self.device) * 2 - 1, images.to(self.device) * 2 - 1).float().cpu()
-        finally:
-            self.train(was)
 
     def preview(self, data: ImageDataset, n: int, seed: int = 0) -> tuple[Tensor, int]:
         """Grid images during training: input | output | target for the first n // 3 pairs."""

@@ -268,14 +268,10 @@ class VAEModel(LatentModel):
     @torch.inference_mode()
     def encode(self, images: Tensor, labels: Any = None, *, batch_size: int = 512) -> tuple[Tensor, Tensor]:
         """Images (N, C, H, W) in [0, 1] [+ labels] -> (mean, logvar) of q(z | x), each (N, latent_dim), CPU."""
-        was = self.training
-        self.eval()
-        try:
+        with self.evaluating():
             x, y = self._inputs(images, labels)
             outs = [self.encoder(to_signed(x[i : i + batch_size]), None if y is None else y[i : i + batch_size])
                     for i in range(0, x.shape[0], batch_size)]
-        finally:
-            self.train(was)
         return torch.cat([o[0] for o in outs]).float().cpu(), torch.cat([o[1] for o in outs]).float().cpu()
 
     @torch.inference_mode()
@@ -310,11 +306,9 @@ class VAEModel(LatentModel):
             return {"elbo": torch.logsumexp(out_k["elbo"], 0) - math.log(k),
                     "recon": out_k["recon"].gather(0, best)[0], "kl": out_k["kl"].gather(0, best)[0]}
         x, y = self._inputs(images, labels)
-        was = self.training
-        self.eval()
         gen = torch.Generator().manual_seed(seed)
         out: dict[str, list[Tensor]] = {"elbo": [], "recon": [], "kl": []}
-        try:
+        with self.evaluating():
             for i in range(0, x.shape[0], batch_size):
                 xb, yb = x[i : i + batch_size], None if y is None else y[i : i + batch_size]
                 rec = torch.zeros(xb.shape[0], device=xb.device)
@@ -327,8 +321,6 @@ class VAEModel(LatentModel):
                 out["recon"].append(rec.float().cpu())
                 out["kl"].append(kl.float().cpu())
                 out["elbo"].append(-(rec + kl).float().cpu())
-        finally:
-            self.train(was)
         return {k: torch.cat(v) for k, v in out.items()}
 
     @torch.inference_mode()
@@ -343,11 +335,9 @@ class VAEModel(LatentModel):
             raise GenzooError(f"iwae needs k >= 1 samples, got {k}")
         x, y = self._inputs(images, labels)
         bs = batch_size or max(1, 4096 // k)
-        was = self.training
-        self.eval()
         gen = torch.Generator().manual_seed(seed)
         out = []
-        try:
+        with self.evaluating():
             for i in range(0, x.shape[0], bs):
                 xb, yb = x[i : i + bs], None if y is None else y[i : i + bs]
                 n = xb.shape[0]
@@ -360,8 +350,6 @@ class VAEModel(LatentModel):
                 log_pz = -0.5 * (LOG_2PI + z.pow(2)).sum(-1)
                 log_qz = log_normal(z, mean, logvar)
                 out.append((torch.logsumexp(log_px + log_pz - log_qz, dim=0) - math.log(k)).float().cpu())
-        finally:
-            self.train(was)
         return torch.cat(out)
 
     def anomaly_score(self, images: Tensor, labels: Any = None, *, seed: int = 0, samples: int = 4,
