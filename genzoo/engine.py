@@ -193,11 +193,12 @@ class EMA:
         self._slots: Any = None  # built on first update; False: use state_dict() every time
 
     def _build_slots(self) -> Any:
-        """Where each shadow entry's live tensor sits: (float slots, other slots), each a list of
-        (shadow, the owning module's _parameters or _buffers dict, name). Looked up through
-        the dict at every update, so tensors replaced by ``.to()`` or channels-last are seen.
-        Calling ``state_dict()`` every step cost about as much as the EMA arithmetic itself."""
-        fl, other = [], []
+        """Where each shadow entry's live tensor sits: a list of (shadow, the owning module's
+        _parameters or _buffers dict, name), or False for a module with a custom state_dict.
+        Looked up through the dict at every update, so tensors replaced by ``.to()`` or
+        channels-last are seen. Calling ``state_dict()`` every step cost about as much as the
+        EMA arithmetic itself."""
+        slots = []
         for key, sh in self.shadow.items():
             path, _, name = key.rpartition(".")
             try:
@@ -206,42 +207,30 @@ class EMA:
                 return False
             store = owner._parameters if name in owner._parameters else owner._buffers
             if store.get(name) is None or store[name].shape != sh.shape:
-                return False  # a custom state_dict: take the slow path
-            (fl if sh.dtype.is_floating_point else other).append((sh, store, name))
-        return fl, other
+                return False
+            slots.append((sh, store, name))
+        return slots
 
     @torch.no_grad()
     def update(self, start: bool = True) -> None:
         if self._slots is None:
             self._slots = self._build_slots()
-        if not start or self._slots is False:
-            self._update_slow(start)
-            return
-        self.updates += 1
-        d = min(self.decay, (1 + self.updates) / (10 + self.updates))
-        fl, other = self._slots
-        if fl:
-            torch._foreach_lerp_([sh for sh, _, _ in fl], [st[n] for _, st, n in fl], 1.0 - d)
-        for sh, st, n in other:
-            sh.copy_(st[n])
-
-    def _update_slow(self, start: bool) -> None:
-        state = self.module.state_dict()
+        if self._slots is False:
+            pairs = [(self.shadow[k], v.detach()) for k, v in self.module.state_dict().items()]
+        else:
+            pairs = [(sh, st[n]) for sh, st, n in self._slots]
         if not start:
-            for k, v in state.items():
-                self.shadow[k].copy_(v)
+            for sh, v in pairs:
+                sh.copy_(v)
             return
         self.updates += 1
         d = min(self.decay, (1 + self.updates) / (10 + self.updates))
-        fl_s, fl_v = [], []
-        for k, v in state.items():
-            if v.dtype.is_floating_point:
-                fl_s.append(self.shadow[k])
-                fl_v.append(v.detach())
-            else:
-                self.shadow[k].copy_(v)
-        if fl_s:
-            torch._foreach_lerp_(fl_s, fl_v, 1.0 - d)
+        fl = [(sh, v) for sh, v in pairs if sh.dtype.is_floating_point]
+        if fl:
+            torch._foreach_lerp_([sh for sh, _ in fl], [v for _, v in fl], 1.0 - d)
+        for sh, v in pairs:
+            if not sh.dtype.is_floating_point:
+                sh.copy_(v)
 
     @contextlib.contextmanager
     def applied(self) -> Iterator[None]:
@@ -647,10 +636,10 @@ class Trainer:
             d = loss.detach()
             self._loss_hist.append((ctx.step + 1, d))
             key = "loss_" + ph.name
-            (logs.get(key) or logs.setdefault(key, [])).append(d)
+            logs.setdefault(key, []).append(d)
             counts[key] = counts.get(key, 0) + 1
             for k, v in extra.items():
-                (logs.get(k) or logs.setdefault(k, [])).append(v.detach())
+                logs.setdefault(k, []).append(v.detach())
                 counts[k] = counts.get(k, 0) + 1
         if len(self._loss_hist) > 4096:  # a very long log interval: fold what is there
             self._fold(logs)
@@ -670,7 +659,7 @@ class Trainer:
         self._bad_step = self._first_bad_step()  # all ranks fold at the same step: a safe collective
         self._loss_hist = []
         for k, vals in logs.items():
-            logs[k] = [torch.stack([v.float() for v in vals]).sum()]
+            logs[k] = [_total(vals)]
 
     def _after_epoch(self, step: int, epoch: int, log_path: Path) -> None:
         """Run the recipe's end-of-epoch hooks; log what they return as one JSONL line."""
@@ -796,7 +785,7 @@ class Trainer:
                         now = time.perf_counter()
                         throughput = imgs_log / max(now - t_log, 1e-9)
                         t_log, imgs_log = now, 0
-                        vals_t = torch.stack([torch.stack([v.float() for v in logs[k]]).sum() / counts[k] for k in logs]) if logs else None
+                        vals_t = torch.stack([_total(logs[k]) / counts[k] for k in logs]) if logs else None
                         if vals_t is not None and self.dist is not None:  # the log shows the mean over ranks
                             vals_t = self.dist.mean(vals_t)
                         vals = vals_t.cpu().tolist() if vals_t is not None else []
@@ -852,6 +841,11 @@ class Trainer:
                 f"(samples: {self.out / 'samples.png'})"
             )
         return result
+
+
+def _total(values: list[Tensor]) -> Tensor:
+    """Sum of logged scalars (0-d tensors of any float dtype) as one float32 0-d tensor."""
+    return torch.stack([v.float() for v in values]).sum()
 
 
 def threading_main() -> bool:
