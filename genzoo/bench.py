@@ -620,6 +620,13 @@ SWITCHES: dict[str, dict[str, Any]] = {
 }
 
 
+def check_switches(names: tuple[str, ...] | list[str]) -> None:
+    """Raise a clear error for a name that is not in SWITCHES."""
+    unknown = [n for n in names if n not in SWITCHES]
+    if unknown:
+        raise GenzooError(f"unknown speed switch '{unknown[0]}'; use {', '.join(SWITCHES)}")
+
+
 def compare_switches(fam: Any, settings: BenchSettings, device: torch.device, names: tuple[str, ...] | list[str]) -> dict[str, Any]:
     """Training speed under each speed switch, interleaved round-robin in one process.
 
@@ -631,9 +638,7 @@ def compare_switches(fam: Any, settings: BenchSettings, device: torch.device, na
     go round-robin, in alternating order, until every variant has run ``train_seconds``.
     ``speedup`` is relative to the first.
     """
-    unknown = [n for n in names if n not in SWITCHES]
-    if unknown:
-        raise GenzooError(f"unknown speed switch '{unknown[0]}'; use {', '.join(SWITCHES)}")
+    check_switches(names)
     base = dataclasses.replace(settings, precision="fp32", compile=False, channels_last=False)
     cfg, data, _ = _configured(fam, base)
     loops, warm, step_time = {}, {}, {}

@@ -247,20 +247,15 @@ def _convert_gloo(module: nn.Module) -> nn.Module:
 # ------------------------------------------------------------------------------------------
 # the engine's side
 # ------------------------------------------------------------------------------------------
-def _ddp_class() -> type:
-    from torch.nn.parallel import DistributedDataParallel
+class TransparentDDP(nn.parallel.DistributedDataParallel):
+    """DDP that also answers the wrapped network's own attributes (e.g. a denoiser's
+    ``null_label``), so loss functions written for the plain network work unchanged."""
 
-    class TransparentDDP(DistributedDataParallel):
-        """DDP that also answers the wrapped network's own attributes (e.g. a denoiser's
-        ``null_label``), so loss functions written for the plain network work unchanged."""
-
-        def __getattr__(self, name: str) -> Any:
-            try:
-                return super().__getattr__(name)
-            except AttributeError:
-                return getattr(self.module, name)
-
-    return TransparentDDP
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            return getattr(self.module, name)
 
 
 class DistributedTraining:
@@ -273,7 +268,6 @@ class DistributedTraining:
     """
 
     def __init__(self, trainer: Any, sync_batchnorm: bool = False):
-        DDP = _ddp_class()
         if not (dist.is_available() and dist.is_initialized()):
             raise GenzooError(
                 "world_size > 1 needs an initialised process group: launch with torchrun "
@@ -298,7 +292,7 @@ class DistributedTraining:
                 setattr(model, name, net)
             if not any(p.requires_grad for p in net.parameters()):
                 continue
-            self.wrapped[name] = DDP(
+            self.wrapped[name] = TransparentDDP(
                 net, device_ids=[device.index] if device.type == "cuda" else None,
                 # Buffers (BatchNorm statistics) are broadcast once at start, not at every forward:
                 # a GAN calls the discriminator several times per backward, and an in-place

@@ -9,8 +9,7 @@ See docs/plugins.md for a walk-through.
 
 from genzoo.adversarial import AdversarialConfig, AdversarialModel, adversarial_recipe
 from genzoo.config import ModelConfig
-from genzoo.console import console
-from genzoo.console import make_progress
+from genzoo.console import console, make_progress
 from genzoo.data import ImageDataset, RawImages, load_dataset
 from genzoo.data.tasks import INPUTS, PairedTask, comparison_rows, make_paired, register_task, tasks
 from genzoo.errors import GenzooError
