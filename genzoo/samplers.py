@@ -24,6 +24,19 @@ class Sampler:
     options: ClassVar[tuple[str, ...]] = ()
     #: what a model must have to use this sampler, for the error when ``supports`` says no.
     requires: ClassVar[str] = ""
+    #: option -> hint added to the error when this sampler refuses it
+    refused_hints: ClassVar[dict[str, str]] = {}
+
+    def check_options(self, opts: Any, *, flags: bool = False) -> None:
+        """Refuse option names this sampler does not take, naming them as CLI flags (``--steps``)
+        when ``flags``, else as options, and listing the ones it does take."""
+        bad = [k for k in opts if k not in self.options]
+        if bad:
+            what = f"--{bad[0]}" if flags else f"option '{bad[0]}'"
+            hint = f" ({self.refused_hints[bad[0]]})" if bad[0] in self.refused_hints else ""
+            raise GenzooError(
+                f"sampler '{self.name}' takes no {what}{hint}; its options: {', '.join(self.options) or 'none'}"
+            )
 
     def supports(self, model: Any) -> bool:
         from genzoo.family import LatentModel

@@ -40,11 +40,7 @@ def check_diffusion_options(model, sampler: str | None, opts: dict, trajectory: 
     name = sampler or model.default_sampler
     if name is None:
         return
-    s = samplers.get(name)
-    bad = [k for k in opts if k not in s.options]
-    if bad:
-        hint = " (ddpm always runs all timesteps; use --sampler ddim)" if bad[0] == "steps" and name == "ddpm" else ""
-        raise GenzooError(f"sampler '{name}' takes no --{bad[0]}{hint}; its options: {', '.join(s.options) or 'none'}")
+    samplers.get(name).check_options(opts, flags=True)
 
 
 def write_trajectory(traj, path: str) -> None:  # noqa: ANN001

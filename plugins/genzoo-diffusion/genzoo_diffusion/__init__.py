@@ -167,7 +167,8 @@ class DiffusionModel(GenerativeModel):
 
     def _prepare(self, sampler: str | None, opts: dict[str, Any], labels: Tensor | None) -> tuple[DiffusionSampler, dict[str, Any]]:
         s = self.get_sampler(sampler)
-        opts = s.check(self, {k: v for k, v in opts.items() if v is not None})
+        opts = {k: v for k, v in opts.items() if v is not None}
+        s.check_options(opts)
         g = float(opts.get("guidance", 1.0))
         if g != 1.0 and not self.is_conditional:
             raise GenzooError("guidance needs a class-conditional model; this one was trained without labels (drop --guidance)")

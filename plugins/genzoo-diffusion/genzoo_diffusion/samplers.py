@@ -79,14 +79,6 @@ class DiffusionSampler(Sampler):
         """-> (mean of x_{t_prev}, sigma): x_{t_prev} = mean + sigma * z."""
         raise NotImplementedError
 
-    def check(self, model: Any, opts: dict[str, Any]) -> dict[str, Any]:
-        """Reject options this sampler does not take, with the list it does."""
-        bad = sorted(set(opts) - set(self.options))
-        if bad:
-            hint = " (ddpm always runs all timesteps; use --sampler ddim for fewer)" if "steps" in bad and self.name == "ddpm" else ""
-            raise GenzooError(f"sampler '{self.name}' takes no option '{bad[0]}'{hint}; its options: {', '.join(self.options)}")
-        return opts
-
     def run(
         self,
         model: Any,
@@ -130,6 +122,7 @@ class DDPMSampler(DiffusionSampler):
     name = "ddpm"
     description = "diffusion: ancestral sampling over all T timesteps (Ho et al. 2020)"
     options = ("guidance", "clip")
+    refused_hints = {"steps": "ddpm always runs all timesteps; use --sampler ddim for fewer"}
 
     def timesteps(self, model: Any, **opts: Any) -> list[int]:
         return list(range(model.schedule.timesteps - 1, -1, -1))
