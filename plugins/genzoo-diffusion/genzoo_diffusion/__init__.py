@@ -178,7 +178,7 @@ class DiffusionModel(GenerativeModel):
             opts["steps"] = int(opts["steps"])
         if "clip" in opts and isinstance(opts["clip"], (str, int)):
             opts["clip"] = str(opts["clip"]).lower() in ("1", "true", "yes", "on")
-        s.timesteps(self, **{k: v for k, v in opts.items() if k in ("steps", "spacing")})  # validate early
+        s.timesteps(self, **opts)  # validate early
         return s, opts
 
     def _sample_all(self, n: int, gen: torch.Generator, labels: Tensor | None, *, sampler: str | None,
@@ -196,7 +196,7 @@ class DiffusionModel(GenerativeModel):
     def _denoise_batches(self, s: DiffusionSampler, x_T: Tensor, labels: Tensor | None, gens: list[torch.Generator],
                          batch_size: int, progress: bool, frames: int, opts: dict[str, Any]) -> tuple[Tensor, Tensor | None]:
         n = x_T.shape[0]
-        ts = s.timesteps(self, **{k: v for k, v in opts.items() if k in ("steps", "spacing")})
+        ts = s.timesteps(self, **opts)
         outs, trajs = [], []
         bar = make_progress(transient=True)
         if not progress:
@@ -297,7 +297,7 @@ class DiffusionModel(GenerativeModel):
         if guidance is not None:
             opts["guidance"] = guidance
         s, opts = self._prepare(sampler, opts, y)
-        ts = s.timesteps(self, **{k: v for k, v in opts.items() if k in ("steps", "spacing")})
+        ts = s.timesteps(self, **opts)
         gens = _image_generators(torch.Generator().manual_seed(int(seed)), n)
         guidance_w = float(opts.pop("guidance", 1.0))
         clip = bool(opts.pop("clip", True))
