@@ -80,8 +80,3 @@ class NoiseSchedule:
         if key not in self._device_tables:
             self._device_tables[key] = self.alphas_cumprod.to(device=device, dtype=torch.float32)
         return self._device_tables[key]
-
-    def q_sample(self, x0: Tensor, t: Tensor, noise: Tensor) -> Tensor:
-        """Forward process: x0 (N, C, H, W), t (N,) int, noise (N, C, H, W) -> x_t (N, C, H, W)."""
-        ab = self.alphas_cumprod_on(x0.device)[t].view(-1, *([1] * (x0.ndim - 1)))
-        return ab.sqrt() * x0 + (1 - ab).sqrt() * noise
