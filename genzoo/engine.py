@@ -832,6 +832,10 @@ class Trainer:
                 hook(self)
             self.save_checkpoint(step)
             self.save_model(step)
+        if self.dist is not None:
+            # The DDP wrappers hold the process group (and gloo's worker threads); drop them now so
+            # the group can be destroyed before interpreter shutdown, where gloo can abort a rank.
+            self.dist, self.train_model = None, self.model
         wall = self.wall_time()
         result = TrainResult(self.out, step, wall, self.images_seen / max(wall, 1e-9), stopped, last_logs)
         if self.is_main:

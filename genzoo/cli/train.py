@@ -113,11 +113,7 @@ def train(family: str, data: str | None, data_dir: str | None, steps: int | None
         trainer.config = trainer.config.update({"steps": n_steps})
     # On an error, leave the process group alone: destroying it while peers wait in a collective
     # aborts this process before the error is printed; torchrun stops the other ranks.
-    trainer.fit()
+    trainer.fit()  # ends by releasing its DDP wrappers
     distributed.barrier()  # every rank must be done with its collectives before the group goes
-    # DDP wrappers keep the process group (and gloo's worker threads) alive; free them first so
-    # the group is torn down now and not during interpreter shutdown, where gloo can abort
-    trainer.dist = None
-    del trainer
     distributed.shutdown()
     return None
