@@ -82,7 +82,7 @@ def adversarial_recipe(model: AdversarialModel, config: AdversarialConfig) -> Re
         d_fake = ctx.model.discriminator(fake.detach(), y)  # type: ignore[attr-defined]
         logs: dict[str, Tensor] = {}
         c = ctx.config
-        if (ctx.step + 1) % c.log_every == 0 or ctx.step + 1 >= c.steps:
+        if (ctx.step + 1) % c.log_every == 0 or ctx.step + 1 == c.steps:
             # Telltales on the last step of each log interval only: a dozen small ops each step
             # cost about 1% of a small GAN's step on a CPU, and a snapshot shows collapse as well.
             with torch.no_grad():

@@ -52,9 +52,24 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from rich.console import Group
+from rich.table import Table
 from torch import Tensor, nn
+from torch.utils.flop_counter import FlopCounterMode
 
+from genzoo.adversarial import AdversarialModel
+from genzoo.console import console
+from genzoo.data import load_dataset, native_size
+from genzoo.engine.devices import resolve_device
+from genzoo.engine.optim import make_optimizer, phase_optimizer
+from genzoo.engine.step import autocast_for, update_phase
+from genzoo.engine.trainer import Trainer
 from genzoo.errors import GenzooError
+from genzoo.family import Batch, LatentModel, StepContext
+from genzoo.interfaces import count_parameters
+from genzoo.io import write_text
+from genzoo.registry import families, losses, samplers
+from genzoo.regularizers import clip_weights, gradient_penalty
 
 NEVER = 10**9  # "every NEVER steps": off for a benchmark's length
 
@@ -183,7 +198,7 @@ class PeakMemory:
                 return int(m.group(1)) / 1024
         except OSError:
             pass
-        import resource
+        import resource  # here, not at the top: Unix only, and only off Linux (no /proc) is it needed
 
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         return peak / 2**20 if sys.platform == "darwin" else peak / 1024
@@ -200,8 +215,6 @@ class BareLoop:
 
     def __init__(self, family: Any, config: Any, data: Any, device: torch.device, settings: BenchSettings,
                  model: Any = None, optimizers: dict[str, torch.optim.Optimizer] | None = None):
-        from genzoo.adversarial import AdversarialModel
-
         self.config, self.device, self.settings = config, device, settings
         self.shared_opts = optimizers  # network name -> optimizer (the engine's), or None: own ones
         # Given a model (the engine's), drive its networks as they are (already compiled,
@@ -220,10 +233,7 @@ class BareLoop:
         self.bs = config.batch_size
         self.gen = torch.Generator().manual_seed(settings.seed + 1)
         self.perm, self.pos = torch.randperm(len(self.images), generator=self.gen), 0
-        self.autocast: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext
-        if settings.precision != "fp32":
-            dt = torch.bfloat16 if settings.precision == "bf16" else torch.float16
-            self.autocast = lambda: torch.autocast(device.type, dtype=dt)
+        self.autocast = autocast_for(settings.precision, device)
         if isinstance(self.model, AdversarialModel):
             self.kind = "hand-written GAN loop"
             self._setup_gan()
@@ -242,9 +252,6 @@ class BareLoop:
 
     # -- adversarial: written out by hand ----------------------------------------------------
     def _setup_gan(self) -> None:
-        from genzoo.engine import make_optimizer
-        from genzoo.registry import losses
-
         c, m = self.config, self.model
         self.loss = losses.get(c.loss)
         if self.compile:
@@ -260,8 +267,6 @@ class BareLoop:
             self.opt_g = make_optimizer(c.optimizer, list(m.generator.parameters()), c.lr, betas, c.weight_decay, self.device)  # type: ignore[arg-type]
 
     def _gan_step(self, step: int) -> None:
-        from genzoo.regularizers import clip_weights, gradient_penalty
-
         c = self.config
         y = None
         for _ in range(c.d_steps):
@@ -289,10 +294,8 @@ class BareLoop:
             torch.nn.utils.clip_grad_norm_(self.model.generator.parameters(), c.grad_clip)
         self.opt_g.step()
 
-    # -- any other family: its own loss functions, nothing around them ----------------------------
+    # -- any other family: its own loss functions through the engine's update, nothing around them --
     def _setup_recipe(self, family: Any) -> None:
-        from genzoo.engine import make_optimizer
-
         c = self.config
         self.recipe = family.recipe(self.model, c)
         if self.compile:
@@ -300,38 +303,23 @@ class BareLoop:
                 setattr(self.model, name, torch.compile(getattr(self.model, name)))
         self.opts = [
             self.shared_opts[ph.modules[0]] if self.shared_opts is not None else
-            make_optimizer(ph.optimizer or c.optimizer, ph.parameters(self.model), ph.lr or c.lr, tuple(ph.betas or c.betas),  # type: ignore[arg-type]
-                           c.weight_decay if ph.weight_decay is None else ph.weight_decay, self.device)
+            phase_optimizer(ph, self.model, c, self.device)
             for ph in self.recipe.phases
         ]
 
-    def _batch(self) -> Any:
-        from genzoo.family import Batch
-
+    def _batch(self) -> Batch:
         idx = self._index()
         return Batch(self.images[idx], self.labels[idx] if self.labels is not None else None,
                      {k: v[idx] for k, v in self.extra.items()})
 
     def _recipe_step(self, step: int) -> None:
-        from genzoo.family import StepContext
-
         ctx = StepContext(self.model, self._batch(), step, self.config, self.device)
         for ph, opt in zip(self.recipe.phases, self.opts):
             for r in range(ph.repeats):
                 if r > 0:
                     ctx.batch = self._batch()
-                with self.autocast():
-                    out = ph.loss(ctx)
-                    loss = out[0] if isinstance(out, tuple) else out
-                    for reg in ph.regularizers:
-                        loss = loss + reg(ctx)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                if self.config.grad_clip > 0:  # part of the training recipe, so the bare loop does it too
-                    torch.nn.utils.clip_grad_norm_(ph.parameters(self.model), self.config.grad_clip)
-                opt.step()
-                for hook in ph.after_step:
-                    hook(self.model)
+                # the engine's own update (gradient clipping is part of the recipe, so it is here too)
+                update_phase(ph, opt, ctx, self.model, self.config.grad_clip, self.autocast)
 
     def run(self, steps: int, start: int = 0) -> None:
         for s in range(start, start + steps):
@@ -357,8 +345,6 @@ def gpu_peak_tflops(name: str) -> float | None:
 def count_step_flops(loop: BareLoop) -> int | None:
     """Floating-point operations of one training step (forward and backward), or None."""
     try:
-        from torch.utils.flop_counter import FlopCounterMode
-
         with FlopCounterMode(display=False) as fc:
             loop.run(1, start=10**6)
         return int(fc.get_total_flops()) or None
@@ -373,8 +359,6 @@ def _sync(device: torch.device) -> None:
 @contextlib.contextmanager
 def _quiet() -> Iterator[None]:
     """Silence the engine's console lines while it runs inside the benchmark."""
-    from genzoo.console import console
-
     was = console.quiet
     console.quiet = True
     try:
@@ -385,8 +369,6 @@ def _quiet() -> Iterator[None]:
 
 def _configured(fam: Any, settings: BenchSettings) -> tuple[Any, Any, dict[str, Any]]:
     """The family's default config fitted to the data, as `genzoo train` would build it."""
-    from genzoo.data import load_dataset, native_size
-
     overrides: dict[str, Any] = {**settings.overrides, "data": settings.data, "seed": settings.seed}
     if settings.batch_size:
         overrides["batch_size"] = settings.batch_size
@@ -399,17 +381,9 @@ def _configured(fam: Any, settings: BenchSettings) -> tuple[Any, Any, dict[str, 
     return fitted, data, overrides
 
 
-def bench_training(fam: Any, settings: BenchSettings, device: torch.device) -> tuple[dict[str, Any], Any, Any]:
-    """Interleaved engine / bare-loop training throughput. Returns (result, trained model, config)."""
-    from genzoo.engine import UNBOUNDED, Trainer
-
-    cfg, data, overrides = _configured(fam, settings)
-    bs = cfg.batch_size
-    if bs > len(data):
-        raise GenzooError(f"batch size {bs} is larger than '{settings.data}' ({len(data)} images); use --batch-size {len(data)} or less")
-    torch.manual_seed(settings.seed)
-    # Estimate a step's time on a throwaway copy (this also warms kernels and the allocator),
-    # to size the chunks before the engine starts.
+def _probe(fam: Any, cfg: Any, data: Any, device: torch.device, settings: BenchSettings) -> tuple[float, str, int | None]:
+    """(median seconds per step, bare-loop kind, FLOPs per step or None), measured on a
+    throwaway bare loop; this also warms kernels and the allocator before the engine starts."""
     probe = BareLoop(fam, cfg, data, device, settings)
     probe.run(2)
     times: list[float] = []
@@ -419,82 +393,118 @@ def bench_training(fam: Any, settings: BenchSettings, device: torch.device) -> t
         probe.run(1, start=2 + len(times))
         _sync(device)
         times.append(time.perf_counter() - t)
-    step_time = statistics.median(times)
-    bare_kind = probe.kind
     flops = count_step_flops(probe) if not settings.compile else None
-    del probe
+    return statistics.median(times), probe.kind, flops
+
+
+class _Interleaver:
+    """The engine's per-step callback that hands over to the bare loop every ``chunk`` steps
+    and times both: ``pairs`` holds (engine seconds, bare seconds) per chunk, ``cpu_pairs``
+    the same in process CPU time (less disturbed by other processes). Raises :class:`_Done`
+    when enough whole log intervals (groups of ``per_group`` chunks) have been timed."""
+
+    warmup = 2  # engine steps before timing (kernels are warm from the probe)
+
+    def __init__(self, fam: Any, data: Any, device: torch.device, settings: BenchSettings, chunk: int, per_group: int):
+        self.fam, self.data, self.device, self.settings = fam, data, device, settings
+        self.chunk, self.per_group = chunk, per_group
+        self.pairs: list[tuple[float, float]] = []
+        self.cpu_pairs: list[tuple[float, float]] = []
+        self.trainer: Trainer | None = None  # the engine being timed (set before it runs)
+        self.bare: BareLoop | None = None  # made at the first handover, on the engine's networks
+        self.bare_step = 0
+        self.exit: float | None = None  # when the engine got control back (wall, CPU)
+        self.cpu_exit = 0.0
+        self.bare_s = self.cpu_bare_s = 0.0
+        self.partial = False  # stopped by the time bound before one whole interval
+
+    def __call__(self, step: int) -> None:
+        if step % self.chunk or step < self.warmup:
+            return
+        _sync(self.device)
+        now, cpu_now = time.perf_counter(), time.process_time()
+        if self.exit is not None:
+            self.pairs.append((now - self.exit, self.bare_s))
+            self.cpu_pairs.append((cpu_now - self.cpu_exit, self.cpu_bare_s))
+        self._enough()
+        bare = self.bare or self._make_bare()
+        t0, c0 = time.perf_counter(), time.process_time()
+        bare.run(self.chunk, start=self.bare_step)
+        _sync(self.device)
+        self.bare_s, self.cpu_bare_s = time.perf_counter() - t0, time.process_time() - c0
+        self.bare_step += self.chunk
+        self.exit, self.cpu_exit = time.perf_counter(), time.process_time()
+
+    def _enough(self) -> None:
+        total_e = sum(p[0] for p in self.pairs)
+        if self.pairs and len(self.pairs) % self.per_group == 0:  # a group is complete: enough?
+            if len(self.pairs) // self.per_group >= self.settings.min_groups and total_e >= self.settings.train_seconds:
+                raise _Done
+        if total_e >= max(3 * self.settings.train_seconds, 20.0):  # a crawling machine: stop, time-bounded
+            self.partial = len(self.pairs) < self.per_group
+            raise _Done
+
+    def _make_bare(self) -> BareLoop:
+        """A bare loop driving the engine's own networks and optimizers, warmed up."""
+        tr = self.trainer
+        assert tr is not None
+        opts = {m: tr.optimizers[ph.name] for ph in tr.recipe.phases for m in ph.modules}
+        self.bare = BareLoop(self.fam, tr.config, self.data, self.device, self.settings, model=tr.model, optimizers=opts)
+        self.bare.run(2)
+        self.bare_step = 2
+        _sync(self.device)
+        return self.bare
+
+
+def bench_training(fam: Any, settings: BenchSettings, device: torch.device) -> tuple[dict[str, Any], Any, Any]:
+    """Interleaved engine / bare-loop training throughput. Returns (result, trained model, config)."""
+    cfg, data, overrides = _configured(fam, settings)
+    if cfg.batch_size > len(data):
+        raise GenzooError(f"batch size {cfg.batch_size} is larger than '{settings.data}' ({len(data)} images); "
+                          f"use --batch-size {len(data)} or less")
+    torch.manual_seed(settings.seed)
+    step_time, bare_kind, flops = _probe(fam, cfg, data, device, settings)
     # Chunks divide the log interval, so `per_group` consecutive chunks cover log_every
     # consecutive steps, which always hold exactly one log boundary: the engine's periodic work
     # is in every group, while the interleaving stays fine-grained.
     log_every = int(cfg.log_every)
     target = max(1, round(settings.chunk_seconds / max(step_time, 1e-6)))
     chunk = max(d for d in range(1, log_every + 1) if log_every % d == 0 and d <= target)
-    per_group = log_every // chunk
-
-    pairs: list[tuple[float, float]] = []  # (engine seconds, bare seconds) per chunk pair
-    cpu_pairs: list[tuple[float, float]] = []  # the same in process CPU time (less load-sensitive)
-    state: dict[str, Any] = {"exit": None, "bare": 0.0, "bare_step": 0, "loop": None, "partial": False}
-    warmup = 2  # engine steps before timing (kernels are warm from the probe)
-
-    def handover(trainer: Any, step: int) -> None:
-        # Called by the engine after every step; every `chunk` steps the bare loop takes a turn.
-        if step % chunk or step < warmup:
-            return
-        _sync(device)
-        now, cpu_now = time.perf_counter(), time.process_time()
-        if state["exit"] is not None:
-            pairs.append((now - state["exit"], state["bare"]))
-            cpu_pairs.append((cpu_now - state["cpu_exit"], state["cpu_bare"]))
-        total_e = sum(p[0] for p in pairs)
-        if pairs and len(pairs) % per_group == 0:  # a group is complete: enough?
-            if len(pairs) // per_group >= settings.min_groups and total_e >= settings.train_seconds:
-                raise _Done
-        if total_e >= max(3 * settings.train_seconds, 20.0):  # a crawling machine: stop, time-bounded
-            state["partial"] = len(pairs) < per_group
-            raise _Done
-        bare = state["loop"]
-        if bare is None:  # the bare loop drives the engine's own networks and optimizers
-            opts = {m: trainer.optimizers[ph.name] for ph in trainer.recipe.phases for m in ph.modules}
-            bare = state["loop"] = BareLoop(fam, trainer.config, data, device, settings, model=trainer.model, optimizers=opts)
-            bare.run(2)  # warm-up
-            state["bare_step"] = 2
-            _sync(device)
-        t0, c0 = time.perf_counter(), time.process_time()
-        bare.run(chunk, start=state["bare_step"])
-        _sync(device)
-        state["bare"], state["cpu_bare"] = time.perf_counter() - t0, time.process_time() - c0
-        state["bare_step"] += chunk
-        state["exit"], state["cpu_exit"] = time.perf_counter(), time.process_time()
-
-    engine_overrides = {**overrides, "steps": UNBOUNDED, "checkpoint_every": NEVER, "sample_every": NEVER}
+    turns = _Interleaver(fam, data, device, settings, chunk, log_every // chunk)
+    # steps None: until the interleaver has timed enough and stops the run
+    engine_overrides = {**overrides, "steps": None, "checkpoint_every": NEVER, "sample_every": NEVER}
     with tempfile.TemporaryDirectory(prefix="genzoo-bench-") as tmp, _quiet():
-        trainer = Trainer(
+        trainer = turns.trainer = Trainer(
             fam, overrides=engine_overrides, out=Path(tmp) / "run", data=data, device=str(device),
             precision=settings.precision, compile=settings.compile, channels_last=settings.channels_last,
             progress=False,
         )
-        trainer.step_callbacks.append(handover)
-        try:
+        trainer.step_callbacks.append(turns)
+        with contextlib.suppress(_Done):
             trainer.fit()
-        except _Done:
-            pass
-    if not pairs:
+    if not turns.pairs:
         raise GenzooError(f"benchmark of {fam.name} ended before a timed chunk; raise --train-seconds")
-    # whole log intervals only; on a crawling machine, what there is (reported as partial)
+    return _train_result(turns, cfg, settings, bare_kind, flops), trainer.model, trainer.config
+
+
+def _train_result(turns: _Interleaver, cfg: Any, settings: BenchSettings, bare_kind: str, flops: int | None) -> dict[str, Any]:
+    """The training part of the report, from whole log intervals only (on a crawling machine,
+    from what there is, reported as partial)."""
+    pairs, per_group, bs = turns.pairs, turns.per_group, cfg.batch_size
     groups = [pairs[i : i + per_group] for i in range(0, len(pairs) - per_group + 1, per_group)] or [pairs]
     group_ratios = [sum(b for _, b in g) / sum(e for e, _ in g) for g in groups]
     timed = [p for g in groups for p in g]
-    n_steps = chunk * len(timed)
+    n_steps = turns.chunk * len(timed)
     eng_total = sum(e for e, _ in timed)
     bare_total = sum(b for _, b in timed)
-    result = {
+    return {
         "batch_size": bs,
         "image_size": cfg.image_size,
         "channels": cfg.channels,
-        "chunk_steps": chunk,
+        "chunk_steps": turns.chunk,
         "pairs": len(timed),
         "groups": len(groups),  # log intervals timed (each: log_every engine steps and as many bare steps)
-        "partial_interval": state["partial"],  # True: the machine was too slow to time one whole interval
+        "partial_interval": turns.partial,  # True: the machine was too slow to time one whole interval
         "timed_steps": n_steps,
         "genzoo_images_per_s": round(bs * n_steps / eng_total, 2),
         "bare_images_per_s": round(bs * n_steps / bare_total, 2),
@@ -504,26 +514,22 @@ def bench_training(fam: Any, settings: BenchSettings, device: torch.device) -> t
         "ratio_min": round(min(group_ratios), 4),
         "ratio_max": round(max(group_ratios), 4),
         # CPU time of this process: on a loaded machine, less disturbed by other processes
-        "ratio_cpu_time": round(sum(p[1] for p in cpu_pairs) / max(sum(p[0] for p in cpu_pairs), 1e-9), 4),
+        "ratio_cpu_time": round(sum(p[1] for p in turns.cpu_pairs) / max(sum(p[0] for p in turns.cpu_pairs), 1e-9), 4),
         "pair_seconds": [[round(e, 4), round(b, 4)] for e, b in timed],  # (engine, bare) per pair, in order
         "genzoo_ms_per_step": round(1000 * eng_total / n_steps, 3),
         "bare_ms_per_step": round(1000 * bare_total / n_steps, 3),
         "bare_loop": bare_kind,
         "flop_per_step": flops,  # forward + backward of one step (torch.utils.flop_counter: matmuls and convolutions)
         "genzoo_tflop_per_s": round(flops * n_steps / eng_total / 1e12, 5) if flops else None,
-        "engine": {"ema": cfg.ema, "log_every": log_every, "precision": settings.precision,
+        "engine": {"ema": cfg.ema, "log_every": cfg.log_every, "precision": settings.precision,
                    "compile": settings.compile, "channels_last": settings.channels_last},
     }
-    return result, trainer.model, trainer.config
 
 
 def _sampling_configs(model: Any, settings: BenchSettings) -> list[tuple[str | None, dict[str, Any], int | None]]:
     """(sampler name, options, network evaluations or None) to time: the default sampler of
     latent models; every sampler of others, at each of ``sample_steps`` when it takes
     ``steps``. Cheapest first, so long samplers can be judged from short ones."""
-    from genzoo.family import LatentModel
-    from genzoo.registry import samplers
-
     if isinstance(model, LatentModel) or not hasattr(model, "sampler_names"):
         return [(getattr(model, "default_sampler", None), {}, 1)]
     out: list[tuple[str | None, dict[str, Any], int | None]] = []
@@ -587,9 +593,6 @@ def bench_sampling(model: Any, settings: BenchSettings, device: torch.device, ba
 
 
 def bench_family(name: str, settings: BenchSettings, device: torch.device) -> FamilyResult:
-    from genzoo.interfaces import count_parameters
-    from genzoo.registry import families
-
     fam = families.get(name)
     mem = PeakMemory(device)
     mem.reset()
@@ -686,8 +689,6 @@ def compare_switches(fam: Any, settings: BenchSettings, device: torch.device, na
 # ------------------------------------------------------------------------------------------
 def default_families() -> list[str]:
     """dcgan and diffusion when installed, else every installed family."""
-    from genzoo.registry import families
-
     names = families.names()
     preferred = [n for n in ("dcgan", "diffusion") if n in names]
     return preferred or list(names)
@@ -696,9 +697,6 @@ def default_families() -> list[str]:
 def run_bench(names: list[str] | None, settings: BenchSettings,
               on_result: Callable[[FamilyResult], None] | None = None) -> dict[str, Any]:
     """Benchmark families; returns the JSON-ready report (machine, settings, per family)."""
-    from genzoo.engine import resolve_device
-    from genzoo.registry import families
-
     device = resolve_device(settings.device)
     names = list(names) if names else default_families()
     for n in names:
@@ -709,8 +707,6 @@ def run_bench(names: list[str] | None, settings: BenchSettings,
     machine = machine_info(device)
     load, cores = (machine.get("load_average") or [0.0])[0], machine.get("cpu_count") or 1
     if device.type == "cpu" and load > 0.5 * cores and torch.get_num_threads() > 1 and "OMP_WAIT_POLICY" not in os.environ:
-        from genzoo.console import console
-
         console.print(
             f"[yellow]note:[/] this machine is busy (load {load:.1f} on {cores} cores): torch's {torch.get_num_threads()} "
             "spin-waiting CPU threads slow down badly and the figures will be noisy; OMP_NUM_THREADS=1 or "
@@ -739,9 +735,6 @@ def run_bench(names: list[str] | None, settings: BenchSettings,
 
 def table(report: dict[str, Any]) -> Any:
     """Rich tables of a report: training (one row per family), then sampling."""
-    from rich.console import Group
-    from rich.table import Table
-
     m = report["machine"]
     load = m.get("load_average")
     title = (f"genzoo bench on {report['device']}: {m.get('cpu', '?')}, {report['threads']} threads, "
@@ -779,8 +772,6 @@ def table(report: dict[str, Any]) -> Any:
 
 
 def write_report(report: dict[str, Any], path: str | Path) -> Path:
-    from genzoo.io import write_text
-
     p = Path(path)
     write_text(p, json.dumps(report, indent=2) + "\n")
     return p

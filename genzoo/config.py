@@ -35,7 +35,7 @@ class ModelConfig:
     conditional: bool = False  # use labels (p(x|y)) when the family supports it
 
     # optimisation, read by the engine
-    steps: int = 2000  # optimisation steps (one generator update per step for GANs)
+    steps: int | None = 2000  # optimisation steps (one generator update per step for GANs); None: until max_time
     batch_size: int = 64
     lr: float = 2e-4
     betas: tuple[float, float] = (0.5, 0.999)

@@ -30,10 +30,11 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import gc
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +43,7 @@ import torch.distributed as dist
 from torch import Tensor, nn
 
 from genzoo.errors import GenzooError
+from genzoo.family import Phase
 
 
 @dataclass
@@ -108,8 +110,6 @@ def shutdown() -> None:
     """Destroy the process group (if any), collecting garbage first so that objects holding it
     (DDP reducers) go before it does."""
     if dist.is_available() and dist.is_initialized():
-        import gc
-
         gc.collect()
         dist.destroy_process_group()
 
@@ -259,62 +259,67 @@ class TransparentDDP(nn.parallel.DistributedDataParallel):
 
 
 class DistributedTraining:
-    """What the engine needs from torch.distributed during a run (created by ``Trainer.setup``).
+    """What the engine needs from torch.distributed during one run (``Trainer.fit`` makes one
+    when ``world_size > 1``): DDP wrappers of the networks a recipe trains, and the collectives
+    through which the ranks agree. It holds no reference to the trainer.
 
-    Attributes:
-        train_model: a shallow copy of the model whose trained networks are DDP wrappers; the
-            recipe's loss functions see it (``ctx.model``), while ``trainer.model`` keeps the
-            plain networks for sampling, EMA and saving.
+    Every method marked collective must be called by every rank, in the same order.
     """
 
-    def __init__(self, trainer: Any, sync_batchnorm: bool = False):
+    def __init__(self, rank: int, world_size: int, device: torch.device):
         if not (dist.is_available() and dist.is_initialized()):
             raise GenzooError(
                 "world_size > 1 needs an initialised process group: launch with torchrun "
                 "(torchrun --nproc-per-node N -m genzoo train ...) or genzoo train --nproc N"
             )
-        if dist.get_world_size() != trainer.world_size or dist.get_rank() != trainer.rank:
+        if dist.get_world_size() != world_size or dist.get_rank() != rank:
             raise GenzooError(
-                f"Trainer(rank={trainer.rank}, world_size={trainer.world_size}) does not match the process group "
+                f"Trainer(rank={rank}, world_size={world_size}) does not match the process group "
                 f"(rank {dist.get_rank()} of {dist.get_world_size()})"
             )
-        self.world = trainer.world_size
-        model, device = trainer.model, trainer.device
-        phases = trainer.recipe.phases
+        self.rank, self.world, self.device = rank, world_size, device
+        self.wrapped: dict[str, nn.Module] = {}  # network name -> its DDP wrapper
+        self.skip: dict[str, list[str]] = {}  # phase name -> wrapped networks it need not average
+
+    def wrap(self, model: nn.Module, phases: Sequence[Phase], *, sync_batchnorm: bool = False) -> nn.Module:
+        """The model the recipe's loss functions should see (``ctx.model``): a shallow copy of
+        ``model`` whose networks trained by ``phases`` are DDP wrappers, while ``model`` keeps the
+        plain networks (sampling, EMA and saving use those). With ``sync_batchnorm``, the
+        BatchNorm layers of those networks are replaced in ``model`` itself by synchronised ones
+        (same parameter and buffer tensors)."""
         names: list[str] = []
         for ph in phases:
             names += [m for m in ph.modules if m not in names]
-        self.wrapped: dict[str, nn.Module] = {}
         for name in names:
             net = getattr(model, name)
             if sync_batchnorm:
-                net = convert_sync_batchnorm(net, device)
+                net = convert_sync_batchnorm(net, self.device)
                 setattr(model, name, net)
-            if not any(p.requires_grad for p in net.parameters()):
-                continue
-            self.wrapped[name] = TransparentDDP(
-                net, device_ids=[device.index] if device.type == "cuda" else None,
-                # Buffers (BatchNorm statistics) are broadcast once at start, not at every forward:
-                # a GAN calls the discriminator several times per backward, and an in-place
-                # broadcast between those calls would invalidate the saved graph.
-                forward_sync_buffers=False,
-            )
+            if any(p.requires_grad for p in net.parameters()):
+                self.wrapped[name] = TransparentDDP(
+                    net, device_ids=[self.device.index] if self.device.type == "cuda" else None,
+                    # Buffers (BatchNorm statistics) are broadcast once at start, not at every forward:
+                    # a GAN calls the discriminator several times per backward, and an in-place
+                    # broadcast between those calls would invalidate the saved graph.
+                    forward_sync_buffers=False,
+                )
         proxy = copy.copy(model)
         proxy.__dict__["_modules"] = {**model._modules, **self.wrapped}
-        self.train_model = proxy
         # Phase i may skip gradient averaging for a wrapped network that neither phase i nor a
         # later phase of the step trains (a later phase may backpropagate through outputs
         # made now, e.g. the generator's fakes made in the discriminator phase).
-        self.skip: dict[str, list[str]] = {}
         for i, ph in enumerate(phases):
             later = {m for p in phases[i:] for m in p.modules}
             self.skip[ph.name] = [n for n in self.wrapped if n not in later]
-        if trainer.ema is not None and not trainer.resume:  # DDP made rank 0's weights everyone's
-            trainer.ema.update(start=False)
-        self.rank_rng: dict[str, Tensor] = {}
+        return proxy
+
+    def release(self) -> None:
+        """Drop the DDP wrappers: they hold the process group (and gloo's worker threads), which
+        must be destroyable before interpreter shutdown, where gloo can abort a rank."""
+        self.wrapped, self.skip = {}, {}
 
     @contextlib.contextmanager
-    def phase(self, ph: Any) -> Iterator[None]:
+    def phase(self, ph: Phase) -> Iterator[None]:
         """Context for one phase's forward and backward passes (see ``skip``)."""
         with contextlib.ExitStack() as stack:
             for name in self.skip.get(ph.name, ()):
@@ -322,32 +327,33 @@ class DistributedTraining:
             yield
 
     def mean(self, t: Tensor) -> Tensor:
-        """Average of ``t`` over ranks (collective: every rank must call it)."""
+        """Average of ``t`` over ranks (collective)."""
         t = t.clone()
         dist.all_reduce(t)
         return t / self.world
 
-    def max(self, t: Tensor) -> Tensor:
-        t = t.clone()
+    def max_int(self, value: int) -> int:
+        """The largest of every rank's ``value`` (collective)."""
+        t = torch.tensor(value, device=self.device)
         dist.all_reduce(t, op=dist.ReduceOp.MAX)
-        return t
+        return int(t.item())
 
-    def any(self, flag: bool, device: torch.device) -> bool:
+    def any(self, flag: bool) -> bool:
         """True on every rank if ``flag`` is True on any rank (collective)."""
-        t = torch.tensor([1.0 if flag else 0.0], device=device)
+        t = torch.tensor([1.0 if flag else 0.0], device=self.device)
         dist.all_reduce(t, op=dist.ReduceOp.MAX)
         return bool(t.item() > 0)
 
-    def gather_rng(self, device: torch.device) -> dict[str, Tensor]:
+    def gather_rng(self) -> dict[str, Tensor]:
         """Every rank's RNG states as ``rng.torch.rankN`` (and ``rng.cuda.rankN``) tensors,
         for rank 0's checkpoint (collective)."""
         out: dict[str, Tensor] = {}
         states = [("torch", torch.get_rng_state())]
-        if device.type == "cuda":
-            states.append(("cuda", torch.cuda.get_rng_state(device)))
+        if self.device.type == "cuda":
+            states.append(("cuda", torch.cuda.get_rng_state(self.device)))
         for kind, state in states:
             # gloo/nccl gather tensors on the process group's device
-            local = state.to(device) if device.type == "cuda" else state
+            local = state.to(self.device) if self.device.type == "cuda" else state
             bufs = [torch.empty_like(local) for _ in range(self.world)]
             dist.all_gather(bufs, local)
             for r, b in enumerate(bufs):

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -23,6 +23,9 @@ from torch import Tensor, nn
 from genzoo.config import ModelConfig
 from genzoo.errors import GenzooError
 from genzoo.interfaces import to_unit
+
+if TYPE_CHECKING:  # the engine imports this module; the hook types only name its context
+    from genzoo.engine.context import TrainingContext
 
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
@@ -367,6 +370,12 @@ class Phase:
         return params
 
 
+#: Recipe hooks get a :class:`~genzoo.engine.context.TrainingContext` (the run directory,
+#: config, data, held-out data, inference weights, ``log``), never the trainer itself.
+EpochHook = Callable[["TrainingContext", int], "dict[str, float] | None"]
+TrainingHook = Callable[["TrainingContext"], None]
+
+
 @dataclass
 class Recipe:
     """How to train a family: its phases, run in order once per step.
@@ -377,12 +386,12 @@ class Recipe:
 
     phases: list[Phase]
     ema_module: str | None = None
-    #: fn(trainer, epoch) -> {name: float} or None, run on the main process each time a pass
+    #: fn(ctx, epoch) -> {name: float} or None, run on the main process each time a pass
     #: over the training data ends (e.g. a held-out ELBO); the values go to log.jsonl.
-    after_epoch: list[Callable[[Any, int], dict[str, float] | None]] = field(default_factory=list)
-    #: fn(trainer), run once on the main process after the last step and before the final
+    after_epoch: list[EpochHook] = field(default_factory=list)
+    #: fn(ctx), run once on the main process after the last step and before the final
     #: save (e.g. fit a density on the latents); what it stores in the model is saved with it.
-    after_training: list[Callable[[Any], None]] = field(default_factory=list)
+    after_training: list[TrainingHook] = field(default_factory=list)
 
 
 # ------------------------------------------------------------------------------------------

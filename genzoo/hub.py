@@ -25,6 +25,7 @@ from urllib.parse import quote
 
 import torch
 
+from genzoo.engine.devices import resolve_device
 from genzoo.errors import GenzooError
 from genzoo.family import CARD_NAME, CONFIG_NAME, PICKLE_SUFFIXES, SAMPLES_NAME, WEIGHTS_NAME, GenerativeModel
 
@@ -81,8 +82,6 @@ def load(source: str | Path, *, revision: str | None = None, device: str | torch
                 f"'{src}' is not a run directory, an installed family, or a Hub repo id (user/model){hint}"
             )
     if device is not None:
-        from genzoo.engine import resolve_device
-
         model = model.to(resolve_device(str(device)))
     return model.eval()
 

@@ -12,6 +12,7 @@ from genzoo.config import ModelConfig
 from genzoo.console import console, make_progress
 from genzoo.data import ImageDataset, RawImages, load_dataset
 from genzoo.data.tasks import INPUTS, PairedTask, comparison_rows, make_paired, register_task, tasks
+from genzoo.engine.context import TrainingContext
 from genzoo.errors import GenzooError
 from genzoo.family import (
     Batch,
@@ -47,4 +48,5 @@ __all__ = [
     "register_family", "register_loss", "register_metric", "register_sampler", "clip_weights",
     "gradient_penalty", "penalty_at", "Sampler", "LatentGMM", "console", "make_progress",
     "INPUTS", "PairedTask", "comparison_rows", "make_paired", "register_task", "tasks",
+    "TrainingContext",
 ]

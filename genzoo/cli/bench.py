@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import click
 
+from genzoo.cli import set_pairs
+from genzoo.errors import GenzooError
+
 
 def _steps_list(text: str) -> tuple[int, ...]:
-    from genzoo.errors import GenzooError
-
     try:
         vals = tuple(int(x) for x in text.split(",") if x.strip())
     except ValueError:
@@ -48,10 +49,9 @@ def bench(families: tuple[str, ...], device: str, batch_size: int | None, data: 
     """Measure training and sampling speed, peak memory and parameters of FAMILIES
     (default: dcgan and diffusion when installed), and the engine's overhead against a
     bare hand-written loop on the same networks (genzoo/bare; 1.0 = no overhead)."""
-    from genzoo.bench import BenchSettings, run_bench, table, write_report
-    from genzoo.cli import set_pairs
+    # Imported here, not at the top: `genzoo --help` imports this module and must stay instant.
+    from genzoo.bench import BenchSettings, check_switches, run_bench, table, write_report
     from genzoo.console import console
-    from genzoo.errors import GenzooError
 
     if batch_size is not None and batch_size < 1:
         raise GenzooError(f"--batch-size must be at least 1, got {batch_size}")
@@ -66,8 +66,6 @@ def bench(families: tuple[str, ...], device: str, batch_size: int | None, data: 
         peak_tflops=peak_tflops,
     )
     if settings.switches:  # before any family has run for minutes
-        from genzoo.bench import check_switches
-
         check_switches(settings.switches)
 
     def progress(r: object) -> None:

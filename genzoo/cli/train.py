@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import math
-from pathlib import Path
-
 import click
 
-from genzoo.cli import set_pairs
+from genzoo.cli import invoked_args, set_pairs
+from genzoo.errors import GenzooError
 
 
 @click.command()
@@ -48,19 +46,19 @@ def train(family: str, data: str | None, data_dir: str | None, steps: int | None
 
     `genzoo train classifier --data D` trains the small classifier whose features
     `genzoo eval` uses for D (see docs/evaluation.md)."""
+    # Imported here, not at the top: `genzoo --help` imports this module and must stay instant.
+    from genzoo import distributed
     from genzoo.config import read_config_file
-    from genzoo.engine import UNBOUNDED, Trainer, latest_run_dir, parse_duration
-    from genzoo.errors import GenzooError
+    from genzoo.engine import Trainer, check_length, parse_duration
     from genzoo.registry import families
 
+    budget = parse_duration(max_time)
     if family == "classifier":  # evaluation's feature extractor, not a generator: see genzoo.metrics.classifier
         from genzoo.metrics.classifier import train_from_cli
 
-        return train_from_cli(data, steps, epochs, batch_size, out, seed, parse_duration(max_time), data_dir, set_pairs(sets))
+        return train_from_cli(data, steps, epochs, batch_size, out, seed, budget, data_dir, set_pairs(sets))
     fam = families.get(family)
-    overrides: dict[str, object] = {}
-    if config_file:
-        overrides.update(read_config_file(config_file))
+    overrides: dict[str, object] = dict(read_config_file(config_file)) if config_file else {}
     overrides.update(set_pairs(sets))
     if (task or direction) and "task" not in fam.config_class.field_names():
         raise GenzooError(f"--task and --direction are for image-to-image families such as pix2pix; {fam.name} does not take them")
@@ -68,49 +66,24 @@ def train(family: str, data: str | None, data_dir: str | None, steps: int | None
                      ("task", task), ("direction", direction)):
         if val is not None:
             overrides[key] = val
-    if steps is not None and epochs is not None:
-        raise GenzooError("give --steps or --epochs, not both")
-    # validate keys and types now, before any data is loaded
-    cfg = fam.default_config().update(overrides, source="--set" if sets else "config")
-    budget = parse_duration(max_time)
+    check_length(steps, epochs)
+    fam.default_config().update(overrides, source="--set" if sets else "config")  # bad keys and types fail now, before any data is loaded
     if nproc is not None and nproc != 1:  # start the processes; each runs this command without --nproc
-        from genzoo.cli import invoked_args
-        from genzoo.distributed import launch
-
-        code = launch(nproc, invoked_args())
+        code = distributed.launch(nproc, invoked_args())
         if code:
             raise GenzooError(f"multi-process training failed (exit code {code}); the failing rank's message is above")
         return None
-    from genzoo import distributed
-
     dinfo = distributed.init_from_env(device)  # under torchrun: join the process group
-    device = dinfo.device
-    if budget is not None and steps is None and epochs is None and "steps" not in overrides and not resume:
-        overrides["steps"] = UNBOUNDED  # a time budget alone: train until it runs out
-    if resume and out is None:
-        found = latest_run_dir(fam.name, cfg.data)
-        if found is None:
-            raise GenzooError(f"no earlier {fam.name} run on {cfg.data} under runs/ to resume; pass --out RUN")
-        out = str(found)
-    if dinfo.world_size > 1 and out is None:  # one run directory: rank 0's choice
-        from genzoo.engine import default_run_dir
-
-        out = distributed.broadcast_object(str(default_run_dir(fam.name, cfg.data)) if dinfo.is_main else None)
     callbacks = []
     if eval_every is not None:  # built before training so a bad metric name fails at once
-        from genzoo.metrics import EvalDuringTraining
+        from genzoo.metrics import EvalDuringTraining  # only when asked: the metrics load scipy and more
 
         callbacks.append(EvalDuringTraining(eval_every, eval_metrics, n=eval_n))
     trainer = Trainer(
-        fam, overrides=overrides, out=Path(out) if out else None, data_dir=data_dir, device=device,
-        resume=resume, max_time=budget, precision=precision, compile=compile_, channels_last=channels_last,
-        progress=progress, callbacks=callbacks, rank=dinfo.rank, world_size=dinfo.world_size, sync_batchnorm=sync_bn,
+        fam, overrides=overrides, out=out, data_dir=data_dir, device=dinfo.device, resume=resume, max_time=budget,
+        epochs=epochs, precision=precision, compile=compile_, channels_last=channels_last, progress=progress,
+        callbacks=callbacks, rank=dinfo.rank, world_size=dinfo.world_size, sync_batchnorm=sync_bn,
     )
-    if epochs is not None:
-        if epochs <= 0:
-            raise GenzooError(f"--epochs must be positive, got {epochs}")
-        n_steps = max(1, math.ceil(epochs * len(trainer.data) / (trainer.config.batch_size * dinfo.world_size)))
-        trainer.config = trainer.config.update({"steps": n_steps})
     # On an error, leave the process group alone: destroying it while peers wait in a collective
     # aborts this process before the error is printed; torchrun stops the other ranks.
     trainer.fit()  # ends by releasing its DDP wrappers

@@ -3,7 +3,6 @@ against a dataset, with the chosen metrics; and the callback behind `genzoo trai
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Sequence
@@ -13,17 +12,22 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from genzoo.console import console
+from genzoo.data import IMAGE_SUFFIXES, read_image_folder
+from genzoo.engine.context import TrainingContext
+from genzoo.engine.devices import resolve_device
 from genzoo.errors import GenzooError
+from genzoo.family import GenerativeModel
+from genzoo.hub import load
 from genzoo.metrics.core import EvalContext, EvalReport, MetricUnavailable, Result, check_images
 from genzoo.metrics.extractors import default_extractor, get_extractor
+from genzoo.registry import metrics as registry
 
 ALL = ("fid", "kid", "is", "prdc", "memorisation", "birthday")
 
 
 def metric_names(metrics: str | Sequence[str] | None) -> list[str]:
     """'fid,kid' / ['fid', 'kid'] / 'all' / None (all) -> validated names, in order, no repeats."""
-    from genzoo.registry import metrics as registry
-
     if metrics is None:
         items: list[str] = ["all"]
     elif isinstance(metrics, str):
@@ -43,8 +47,6 @@ def metric_names(metrics: str | Sequence[str] | None) -> list[str]:
 
 
 def _is_image_folder(p: Path) -> bool:
-    from genzoo.data import IMAGE_SUFFIXES
-
     return p.is_dir() and not (p / "config.json").is_file() and any(
         f.suffix.lower() in IMAGE_SUFFIXES for f in p.rglob("*") if f.is_file()
     )
@@ -53,8 +55,6 @@ def _is_image_folder(p: Path) -> bool:
 def resolve_source(source: Any, *, n: int, seed: int, batch_size: int = 256, device: str | None = None,
                    sampler: str | None = None) -> tuple[Tensor, dict[str, Any], str | None]:
     """A model, a tensor, or a path/repo -> (images (N, C, H, W) in [0, 1], facts, data name or None)."""
-    from genzoo.family import GenerativeModel
-
     if isinstance(source, Tensor):
         x = check_images(source)
         return x[:n], {"source": "tensor", "num_images": min(n, len(x))}, None
@@ -63,22 +63,16 @@ def resolve_source(source: Any, *, n: int, seed: int, batch_size: int = 256, dev
     elif isinstance(source, (str, Path)):
         p = Path(str(source)).expanduser()
         if _is_image_folder(p):
-            from genzoo.data import read_image_folder
-
             raw = read_image_folder(p, max_size=4096)
             x = raw.images.float() / 255.0
             if len(x) < n:
                 pass  # use what there is; the report says how many
             return x[:n], {"source": str(p), "num_images": min(n, len(x))}, None
-        from genzoo.hub import load
-
         model, where = load(str(source), device=device), str(source)
     else:
         raise GenzooError(f"cannot evaluate a {type(source).__name__}; pass a model, images (N, C, H, W) in [0, 1], "
                           "a run directory, a Hub repo id or a folder of images")
     if device is not None:
-        from genzoo.engine import resolve_device
-
         model = model.to(resolve_device(device))
     images = model.sample(n, seed=seed, batch_size=batch_size, sampler=sampler)
     data = (model.meta.get("data") or {}).get("name") or getattr(model.config, "data", None)
@@ -120,8 +114,6 @@ def evaluate(
     Returns:
         an :class:`EvalReport`; ``report["fid"]`` is a value, ``report.results`` the details.
     """
-    from genzoo.registry import metrics as registry
-
     t0 = time.perf_counter()
     if n < 2:
         raise GenzooError(f"evaluation needs at least 2 generated images, got n={n}")
@@ -164,8 +156,6 @@ def evaluate(
 def _device(device: str | None) -> str | None:
     if device is None:
         return None
-    from genzoo.engine import resolve_device
-
     return str(resolve_device(device))
 
 
@@ -183,9 +173,10 @@ def _check_data(ctx: EvalContext) -> None:
 # evaluation during training
 # ------------------------------------------------------------------------------------------
 class EvalDuringTraining:
-    """Trainer callback: every ``every`` steps, evaluate the sampling weights (EMA if any).
+    """Trainer callback (``Trainer(callbacks=[...])``, called at every log line): every
+    ``every`` steps, evaluate the sampling weights (EMA if any).
 
-    Appends a line ``{"step": s, "eval": {...}}`` to the run's log.jsonl and keeps the best
+    Logs a line ``{"step": s, "eval": {...}}`` to the run's log.jsonl and keeps the best
     value of each metric in ``model.meta['evaluation']`` (so it reaches config.json and the
     model card, with the step it came from).
     """
@@ -200,25 +191,25 @@ class EvalDuringTraining:
         self.best: dict[str, tuple[Result, int, dict[str, Any]]] = {}
         self.history: list[dict[str, Any]] = []
 
-    def __call__(self, trainer: Any, step: int, logs: dict[str, float]) -> None:
-        final = step >= trainer.config.steps
+    def __call__(self, ctx: TrainingContext, logs: dict[str, float]) -> None:
+        step, total = ctx.step, ctx.config.steps
+        final = total is not None and step >= total
         if step // self.every <= self.last // self.every and not final:
             return
         if step == self.last:
             return
         self.last = step
-        if not trainer.is_main:
+        if not ctx.is_main:
             return
-        with trainer.inference_weights() as model:
-            report = evaluate(model, data=self.data or trainer.config.data, metrics=self.metrics, n=self.n,
-                              extractor=self.extractor, seed=trainer.config.seed, data_dir=trainer.data_dir,
-                              device=str(trainer.device))
+        with ctx.inference_weights() as model:
+            report = evaluate(model, data=self.data or ctx.config.data, metrics=self.metrics, n=self.n,
+                              extractor=self.extractor, seed=ctx.config.seed, data_dir=ctx.data_dir,
+                              device=str(ctx.device))
         values = {r.metric: round(r.value, 6) if math.isfinite(r.value) else str(r.value) for r in report.results}
-        record = {"step": step, "time": round(trainer.wall_time(), 3), "eval": values,
+        record = {"step": step, "time": round(ctx.wall_time(), 3), "eval": values,
                   "eval_seconds": report.info["wall_time_s"]}
         self.history.append(record)
-        with open(trainer.out / "log.jsonl", "a") as f:
-            f.write(json.dumps(record) + "\n")
+        ctx.log(record)
         entries = {e["metric"]: e for e in report.card_entries()}
         for r in report.results:
             old = self.best.get(r.metric)
@@ -226,9 +217,7 @@ class EvalDuringTraining:
                 continue
             if old is None or (r.value > old[0].value if r.higher_is_better else r.value < old[0].value):
                 self.best[r.metric] = (r, step, entries[r.metric])
-        trainer.model.meta["evaluation"] = [self._entry(r, s, e, step) for r, s, e in self.best.values()]
-        from genzoo.console import console
-
+        ctx.model.meta["evaluation"] = [self._entry(r, s, e, step) for r, s, e in self.best.values()]
         shown = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items())
         console.print(f"[dim]eval[/] step {step}: {shown} ({report.info['wall_time_s']:.1f}s)", highlight=False)
 

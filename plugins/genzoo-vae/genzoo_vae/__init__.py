@@ -44,8 +44,8 @@ from genzoo.plugin import (
     Phase,
     Recipe,
     StepContext,
+    TrainingContext,
     console,
-    load_dataset,
     to_signed,
 )
 
@@ -410,17 +410,16 @@ class HeldOut:
         self.name = "test"
         self.failed = False
 
-    def get(self, trainer: Any) -> Any:
+    def get(self, ctx: TrainingContext) -> Any:
         if self.data is None and not self.failed:
-            c = trainer.config
+            c = ctx.config
             try:
-                d = load_dataset(c.data, split="test", image_size=c.image_size, channels=c.channels,
-                                 data_dir=trainer.data_dir)
+                d = ctx.held_out("test")
             except GenzooError as e:
                 console.print(f"[yellow]note:[/] no held-out ELBO: the test split of '{c.data}' could not be loaded ({e})")
                 self.failed = True
                 return None
-            train = trainer.data.images
+            train = ctx.data.images
             # folder: data has no separate test split; say so rather than call it held out.
             if d.images.shape == train.shape and torch.equal(d.images[:64], train[:64].cpu()):
                 self.name = "train"
@@ -430,12 +429,12 @@ class HeldOut:
             self.data = (x, d.labels)
         return self.data
 
-    def elbo(self, trainer: Any, limit: int) -> dict[str, float] | None:
-        data = self.get(trainer)
+    def elbo(self, ctx: TrainingContext, limit: int) -> dict[str, float] | None:
+        data = self.get(ctx)
         if data is None or limit <= 0:
             return None
         x, y = data[0][:limit], (None if data[1] is None else data[1][:limit])
-        with trainer.inference_weights() as m:
+        with ctx.inference_weights() as m:
             e = m.elbo(x, y if m.is_conditional else None, seed=0)
         return {f"{self.name}_elbo": float(e["elbo"].mean()), f"{self.name}_recon": float(e["recon"].mean()),
                 f"{self.name}_kl": float(e["kl"].mean())}
@@ -466,25 +465,25 @@ def vae_recipe(model: VAEModel, config: VAEConfig) -> Recipe:
 
     held = HeldOut(config)
 
-    def after_epoch(trainer: Any, epoch: int) -> dict[str, float] | None:
-        return held.elbo(trainer, config.eval_images)
+    def after_epoch(ctx: TrainingContext, epoch: int) -> dict[str, float] | None:
+        return held.elbo(ctx, config.eval_images)
 
-    def after_training(trainer: Any) -> None:
-        c: VAEConfig = trainer.config
-        m: VAEModel = trainer.model
+    def after_training(ctx: TrainingContext) -> None:
+        c: VAEConfig = ctx.config  # type: ignore[assignment]
+        m: VAEModel = ctx.model  # type: ignore[assignment]
         # 1. the mixture for the gmm sampler, on (a seeded subset of) the training set
-        d = trainer.data
+        d = ctx.data
         idx = torch.arange(len(d))
         if len(d) > c.gmm_max_images > 0:
             idx = torch.randperm(len(d), generator=torch.Generator().manual_seed(c.seed))[: c.gmm_max_images]
         x = (d.images[idx].cpu() + 1) / 2
         y = d.labels[idx] if (m.is_conditional and d.labels is not None) else None
-        with trainer.inference_weights() as im:
+        with ctx.inference_weights() as im:
             im.fit_gmm(x, y, seed=c.seed)
         # 2. held-out ELBO (and IWAE bound) of the final weights, for config.json and the card
         entries = []
-        final = held.elbo(trainer, c.eval_images)
-        data = held.get(trainer) if (final or c.iwae_k > 0) else None
+        final = held.elbo(ctx, c.eval_images)
+        data = held.get(ctx) if (final or c.iwae_k > 0) else None
         if final:
             n = min(c.eval_images, len(data[0]))
             entries.append({"metric": "elbo", "name": f"ELBO, nats per image ({held.name} split)",
@@ -494,7 +493,7 @@ def vae_recipe(model: VAEModel, config: VAEConfig) -> Recipe:
         if c.iwae_k > 0 and data is not None:
             n = min(c.iwae_images, len(data[0]))
             xs, ys = data[0][:n], (None if data[1] is None else data[1][:n])
-            with trainer.inference_weights() as im:
+            with ctx.inference_weights() as im:
                 yy = ys if im.is_conditional else None
                 lb = float(im.iwae(xs, yy, k=c.iwae_k, seed=0).mean())
                 same = float(im.elbo(xs, yy, seed=0)["elbo"].mean())  # the ELBO on the same images, to compare
@@ -502,11 +501,7 @@ def vae_recipe(model: VAEModel, config: VAEConfig) -> Recipe:
                             "value": round(lb, 4), "split": held.name,
                             "protocol": {"images": n, "k": c.iwae_k, "elbo_same_images": round(same, 4),
                                          "binarized": c.binarize, "likelihood": c.likelihood}})
-            if trainer.is_main:
-                import json
-
-                with open(trainer.out / "log.jsonl", "a") as f:
-                    f.write(json.dumps({"step": c.steps, f"{held.name}_iwae_k{c.iwae_k}": lb}) + "\n")
+            ctx.log({"step": ctx.step, f"{held.name}_iwae_k{c.iwae_k}": lb})
         if entries:
             _set_evaluation(m, entries)
             for e in entries:
