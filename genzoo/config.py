@@ -19,6 +19,10 @@ from genzoo.errors import GenzooError
 
 C = TypeVar("C", bound="ModelConfig")
 
+# Fields that may be None in every family's config, whatever a subclass annotates
+# (``steps: int = 5000``): steps None trains until the time budget (see genzoo.engine).
+NULLABLE_FIELDS = frozenset({"steps"})
+
 
 @dataclass
 class ModelConfig:
@@ -84,7 +88,10 @@ class ModelConfig:
                     f"unknown {source} key '{key}' for {type(self).__name__}{hint} "
                     f"(valid keys: {', '.join(valid)})"
                 )
-            changes[key] = coerce(value, hints[key], key)
+            if key in NULLABLE_FIELDS and (value is None or str(value).lower() in ("none", "null")):
+                changes[key] = None
+            else:
+                changes[key] = coerce(value, hints[key], key)
         return dataclasses.replace(self, **changes)
 
     def with_overrides(self: C, pairs: list[str] | tuple[str, ...]) -> C:
