@@ -623,6 +623,15 @@ SWITCHES: dict[str, dict[str, Any]] = {
 }
 
 
+def _timed_run(loop: BareLoop, steps: int, start: int, device: torch.device) -> float:
+    """Seconds taken by ``loop.run(steps, start=start)``, the device synchronised around it."""
+    _sync(device)
+    t = time.perf_counter()
+    loop.run(steps, start=start)
+    _sync(device)
+    return time.perf_counter() - t
+
+
 def check_switches(names: tuple[str, ...] | list[str]) -> None:
     """Raise a clear error for a name that is not in SWITCHES."""
     unknown = [n for n in names if n not in SWITCHES]
@@ -647,17 +656,9 @@ def compare_switches(fam: Any, settings: BenchSettings, device: torch.device, na
     loops, warm, step_time = {}, {}, {}
     for n in names:
         torch.manual_seed(settings.seed)
-        loop = BareLoop(fam, cfg, data, device, dataclasses.replace(base, **SWITCHES[n]))
-        _sync(device)
-        t = time.perf_counter()
-        loop.run(3)
-        _sync(device)
-        warm[n] = time.perf_counter() - t
-        t = time.perf_counter()
-        loop.run(2, start=3)
-        _sync(device)
-        step_time[n] = (time.perf_counter() - t) / 2
-        loops[n] = loop
+        loops[n] = BareLoop(fam, cfg, data, device, dataclasses.replace(base, **SWITCHES[n]))
+        warm[n] = _timed_run(loops[n], 3, 0, device)
+        step_time[n] = _timed_run(loops[n], 2, 3, device) / 2
     # each variant gets about chunk_seconds per round (a slow one is not run for minutes)
     chunks = {n: max(1, round(settings.chunk_seconds / max(step_time[n], 1e-6))) for n in names}
     spent = dict.fromkeys(names, 0.0)
@@ -666,11 +667,7 @@ def compare_switches(fam: Any, settings: BenchSettings, device: torch.device, na
     while rounds < settings.min_pairs or min(spent.values()) < settings.train_seconds:
         order = list(names) if rounds % 2 == 0 else list(reversed(names))  # no variant always first
         for n in order:
-            _sync(device)
-            t = time.perf_counter()
-            loops[n].run(chunks[n], start=5 + steps[n])
-            _sync(device)
-            spent[n] += time.perf_counter() - t
+            spent[n] += _timed_run(loops[n], chunks[n], 5 + steps[n], device)
             steps[n] += chunks[n]
         rounds += 1
     bs = cfg.batch_size

@@ -224,3 +224,105 @@ def test_ema_fast_update_matches_state_dict_path_and_follows_replaced_buffers():
         assert torch.equal(fast.shadow[k], slow.shadow[k]), k
     assert fast.shadow["1.num_batches_tracked"].item() == 6
     assert not torch.equal(fast.shadow["0.weight"], net[0].weight)  # an average, not a copy
+
+
+# ------------------------------------------------------------------------------------------
+# steps=None, epochs, latest-run lookup: the same policy for the API and the CLI
+# ------------------------------------------------------------------------------------------
+NO_STEPS = {k: v for k, v in TINY_DCGAN.items() if k != "steps"}
+
+
+def test_max_time_alone_trains_until_the_budget_and_records_the_steps(tmp_path):
+    res = train("dcgan", out=tmp_path / "b", progress=False, max_time="0.5s", **NO_STEPS)
+    assert res.stopped_early and res.steps > 0
+    cfg = json.loads((tmp_path / "b" / "config.json").read_text())
+    assert cfg["config"]["steps"] == res.steps == cfg["training"]["steps"]
+
+
+def test_a_budget_run_cut_short_loads_and_resumes_under_a_new_budget(tmp_path):
+    """steps=None is saved as null in mid-run checkpoints and config.json; both load back."""
+    fam, run = families.get("dcgan"), tmp_path / "cut"
+
+    class Cut(Exception):
+        pass
+
+    def cut(step: int) -> None:
+        if step == 5:
+            raise Cut
+
+    t = Trainer(fam, overrides={**TINY_DCGAN, "steps": None}, out=run, progress=False)
+    t.step_callbacks.append(cut)
+    with pytest.raises(Cut):
+        t.fit()
+    state = json.loads((find_checkpoint(run) / "state.json").read_text())
+    assert state["step"] == 3 and state["config"]["steps"] is None
+    import genzoo
+
+    assert genzoo.load(str(run)).sample(2, seed=0).shape == (2, 1, 16, 16)
+    res = Trainer(fam, out=run, resume=True, max_time=0.5, progress=False).fit()
+    assert res.stopped_early and res.steps > 3
+    assert json.loads((run / "config.json").read_text())["config"]["steps"] == res.steps
+
+
+def test_api_takes_epochs_and_resumes_the_latest_run_as_the_cli_does(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(GenzooError, match="no earlier dcgan run on digits under runs/"):
+        train("dcgan", resume=True, progress=False)
+    first = train("dcgan", epochs=0.05, progress=False, **NO_STEPS)  # ceil(0.05 * 1500 / 16) = 5
+    assert first.steps == 5 and first.run_dir == Path("runs/dcgan-digits")
+    res = train("dcgan", steps=8, resume=True, progress=False)  # out=None: the latest run
+    assert res.run_dir == first.run_dir and res.steps == 8
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["dcgan-digits"]
+    with pytest.raises(GenzooError, match="give --steps or --epochs, not both"):
+        train("dcgan", steps=3, epochs=1.0, progress=False)
+    with pytest.raises(GenzooError, match="--epochs must be positive"):
+        train("dcgan", epochs=0, progress=False)
+
+
+# ------------------------------------------------------------------------------------------
+# hooks see a TrainingContext, never the trainer
+# ------------------------------------------------------------------------------------------
+def _doc_hooks() -> dict:
+    """The hook example of docs/engine.md, run as written."""
+    text = (Path(__file__).parent.parent / "docs" / "engine.md").read_text()
+    blocks = [b.split("```", 1)[0] for b in text.split("```python\n")[1:]]
+    (code,) = [b for b in blocks if "TrainingContext" in b]
+    scope: dict = {}
+    exec(compile(code, "docs/engine.md", "exec"), scope)
+    return scope
+
+
+def test_recipe_hooks_and_callbacks_get_a_training_context(tmp_path):
+    from genzoo_dcgan import DCGANFamily
+
+    from genzoo.data import load_dataset
+    from genzoo.plugin import TrainingContext
+
+    doc, seen = _doc_hooks(), {}
+
+    class Hooked(DCGANFamily):
+        name = "hooked-gan-test"
+
+        def recipe(self, model, config):
+            r = super().recipe(model, config)
+
+            def after_training(ctx):
+                assert isinstance(ctx, TrainingContext) and ctx.is_main and ctx.model is not None
+                seen.update(run_dir=ctx.run_dir, step=ctx.step, held=len(ctx.held_out("test")))
+
+            r.after_epoch.append(doc["mean_brightness"])
+            r.after_training += [after_training, doc["note_the_end"]]
+            return r
+
+    def callback(ctx, logs):
+        seen.setdefault("logged_at", []).append((ctx.step, sorted(logs)))
+
+    data = load_dataset("digits", image_size=16, limit=64)  # 4 steps per epoch at batch 16
+    run = tmp_path / "hooked"
+    Trainer(Hooked(), overrides=TINY_DCGAN, data=data, out=run, progress=False, callbacks=[callback]).fit()
+    lines = [json.loads(x) for x in (run / "log.jsonl").read_text().splitlines()]
+    epoch = [x for x in lines if "mean_brightness" in x]
+    assert [(x["step"], x["epoch"]) for x in epoch] == [(4, 1)] and 0 <= epoch[0]["mean_brightness"] <= 1
+    assert lines[-1]["step"] == 6 and lines[-1]["finished_after_s"] >= 0
+    assert seen["run_dir"] == run and seen["step"] == 6 and seen["held"] > 0
+    assert [s for s, _ in seen["logged_at"]] == [2, 4, 6] and "loss_d" in seen["logged_at"][0][1]

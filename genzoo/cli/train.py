@@ -5,7 +5,16 @@ from __future__ import annotations
 import click
 
 from genzoo.cli import invoked_args, set_pairs
+from genzoo.config import read_config_file
 from genzoo.errors import GenzooError
+
+
+def _overrides(config_file: str | None, sets: tuple[str, ...], **options: object) -> dict[str, object]:
+    """Config fields from --config, then --set, then the named options that were given."""
+    overrides: dict[str, object] = dict(read_config_file(config_file)) if config_file else {}
+    overrides.update(set_pairs(sets))
+    overrides.update({k: v for k, v in options.items() if v is not None})
+    return overrides
 
 
 @click.command()
@@ -48,7 +57,6 @@ def train(family: str, data: str | None, data_dir: str | None, steps: int | None
     `genzoo eval` uses for D (see docs/evaluation.md)."""
     # Imported here, not at the top: `genzoo --help` imports this module and must stay instant.
     from genzoo import distributed
-    from genzoo.config import read_config_file
     from genzoo.engine import Trainer, check_length, parse_duration
     from genzoo.registry import families
 
@@ -58,14 +66,10 @@ def train(family: str, data: str | None, data_dir: str | None, steps: int | None
 
         return train_from_cli(data, steps, epochs, batch_size, out, seed, budget, data_dir, set_pairs(sets))
     fam = families.get(family)
-    overrides: dict[str, object] = dict(read_config_file(config_file)) if config_file else {}
-    overrides.update(set_pairs(sets))
     if (task or direction) and "task" not in fam.config_class.field_names():
         raise GenzooError(f"--task and --direction are for image-to-image families such as pix2pix; {fam.name} does not take them")
-    for key, val in (("data", data), ("steps", steps), ("batch_size", batch_size), ("seed", seed),
-                     ("task", task), ("direction", direction)):
-        if val is not None:
-            overrides[key] = val
+    overrides = _overrides(config_file, sets, data=data, steps=steps, batch_size=batch_size, seed=seed, task=task,
+                           direction=direction)
     check_length(steps, epochs)
     fam.default_config().update(overrides, source="--set" if sets else "config")  # bad keys and types fail now, before any data is loaded
     if nproc is not None and nproc != 1:  # start the processes; each runs this command without --nproc
