@@ -62,7 +62,7 @@ def train(family: str, data: str | None, data_dir: str | None, steps: int | None
 
     budget = parse_duration(max_time)
     if family == "classifier":  # evaluation's feature extractor, not a generator: see genzoo.metrics.classifier
-        from genzoo.metrics.classifier import train_from_cli
+        from genzoo.metrics.classifier import train_from_cli  # only for this family: it loads the metrics
 
         return train_from_cli(data, steps, epochs, batch_size, out, seed, budget, data_dir, set_pairs(sets))
     fam = families.get(family)
