@@ -22,16 +22,18 @@ time); the overall total is reported too.
 What the bare loop is: for adversarial families a textbook GAN step written here by hand
 (one batch of fakes, a discriminator step on real and detached fake, a generator step
 through the updated discriminator). For other families it
-calls the family's own phase loss functions in a minimal loop, so the ratio is exactly the
-engine's own cost. Both do what the config's training recipe says (gradient clipping,
+runs the engine's own update of each phase (:func:`genzoo.engine.step.update_phase`) in a
+minimal loop, so the two cannot drift apart and the ratio is exactly the cost of what the
+engine does around that update. Both do what the config's training recipe says (gradient clipping,
 gradient penalty, weight clipping, several critic steps) and nothing else: no EMA, no
 logging, no checks. Both use the same optimizer implementation (genzoo's choice: foreach
 kernels, fused Adam on CUDA), so the ratio isolates the loop around the step; torch.optim's
 own default on the CPU (a per-tensor loop) is measured in docs/performance.md.
 
-In the timed engine runs, periodic checkpoints and sample grids are switched off (every
-10^9 steps): they are file output a user asks for, not per-step overhead. Everything else
-is the family's default, logging (every ``log_every`` steps) and EMA included.
+The timed engine run has ``steps=None`` (it ends when enough has been timed). Periodic
+checkpoints and sample grids are switched off (every 10^9 steps): they are file output a
+user asks for, not per-step overhead. Everything else is the family's default, logging
+(every ``log_every`` steps) and EMA included.
 """
 
 from __future__ import annotations
