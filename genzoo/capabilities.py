@@ -75,9 +75,9 @@ class Samples(Protocol):
 
 @runtime_checkable
 class ConditionalOnLabels(Protocol):
-    """Generates for a given class: ``labels`` int64 (N,) in [0, num_classes).
+    """Generates images of a requested class.
 
-    Config-dependent: a model has it when ``is_conditional`` is true (trained with labels).
+    ``labels`` are int64 (N,) in [0, num_classes). Config-dependent: a model has it when ``is_conditional`` is true (trained with labels).
     ``check_labels(labels, n)`` validates ints, lists or tensors and returns int64 (n,).
     """
 
@@ -112,9 +112,9 @@ class Reconstructs(Protocol):
 
 @runtime_checkable
 class DecodesLatents(Protocol):
-    """Has a latent space to walk: ``decode(z (N, latent_dim), labels=None)`` -> images (N, C, H, W) in [0, 1].
+    """Decodes latent vectors into images: a latent space to walk.
 
-    The latent behind ``sample(1, seed=s)`` is ``draw_noise`` from the sampler registry
+    ``decode(z (N, latent_dim), labels=None)`` -> images (N, C, H, W) in [0, 1]. The latent behind ``sample(1, seed=s)`` is ``draw_noise`` from the sampler registry
     (genzoo.latent); ``latent_dim`` is its size.
     """
 
@@ -126,7 +126,7 @@ class DecodesLatents(Protocol):
 
 @runtime_checkable
 class TranslatesImages(Protocol):
-    """Image-to-image translation, in one direction or several (CycleGAN: AtoB and BtoA).
+    """Translates images into images, in one direction or several (CycleGAN: AtoB, BtoA).
 
     ``translate(x (N, in_channels, S, S) in [0, 1], *, seed=None, batch_size=64, ...)`` ->
     (N, C, S, S) in [0, 1]. ``directions`` names the directions the model can run, the
@@ -188,8 +188,9 @@ class ShowsTrajectory(Protocol):
 
 @runtime_checkable
 class HasLatentMixture(Protocol):
-    """Keeps a Gaussian mixture fitted to its encoded training set (the ``gmm`` sampler).
+    """Keeps a latent mixture fitted after training (for the gmm sampler).
 
+    The mixture is a Gaussian mixture over the encoded training set.
     ``latent_gmm``: a :class:`~genzoo.samplers.LatentGMM` over (latent_dim,) latents;
     ``fit_gmm(images (N, C, H, W) in [0, 1], labels=None, *, seed=0)`` fits it.
     """
