@@ -358,9 +358,11 @@ def require(model: Any, capability: Any, *, message: str | None = None) -> None:
     have = [f for f in families_with(cap) if f != fam]
     names = " or ".join(have) if have else f"(no installed family has {cap.__name__})"
     if message is None:
-        action = _ACTIONS.get(cap, f"do this (it lacks {cap.__name__})")
-        message = "a {family} model cannot " + action + "; " + (
-            "families that can: {families}" if have else "no installed family has " + cap.__name__)
+        if cap in _ACTIONS:
+            message = "a {family} model cannot " + _ACTIONS[cap] + "; "
+        else:  # a plugin's own capability: name it
+            message = "a {family} model lacks the " + cap.__name__ + " capability; "
+        message += ("families that have it: {families}" if have else "no installed family has " + cap.__name__)
     raise MissingCapabilityError(message.format(family=fam, families=names), cap, fam, have)
 
 
