@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from genzoo.errors import GenzooError, unknown_name
+from genzoo.registry import families
 
 if TYPE_CHECKING:  # torch stays unimported until a model is (keeps `genzoo --help` fast)
     from torch import Tensor
@@ -326,8 +327,6 @@ def families_with(capability: Any) -> list[str]:
 
     Families whose plugin fails to load are left out (``genzoo plugins`` reports them).
     """
-    from genzoo.registry import families  # here: reads plugin metadata only when asked
-
     cap = _check_capability(capability)
     out = []
     for name in families.names():
@@ -369,8 +368,6 @@ def require(model: Any, capability: Any, *, message: str | None = None) -> None:
 def capability_table(pattern: str = "*") -> list[tuple[type, list[str]]]:
     """(capability, families having it) for the built-in capabilities and those installed
     families declare, matching a wildcard on the name; for `genzoo list capabilities`."""
-    from genzoo.registry import families  # here: see families_with
-
     fams = {}
     for name in families.names():
         try:
