@@ -362,7 +362,9 @@ def require(model: Any, capability: Any, *, message: str | None = None) -> None:
         else:  # a plugin's own capability: name it
             message = "a {family} model lacks the " + cap.__name__ + " capability; "
         message += ("families that have it: {families}" if have else "no installed family has " + cap.__name__)
-    raise MissingCapabilityError(message.format(family=fam, families=names), cap, fam, have)
+    # replace, not str.format: the message may quote user input with braces in it (a path)
+    text = message.replace("{family}", fam).replace("{families}", names)
+    raise MissingCapabilityError(text, cap, fam, have)
 
 
 def capability_table(pattern: str = "*") -> list[tuple[type, list[str]]]:
