@@ -132,7 +132,7 @@ class LatentGMM(nn.Module):
 
         ``covariance``: full | diag. Components beyond N are not allowed (each needs data).
         """
-        from sklearn.mixture import GaussianMixture
+        from sklearn.mixture import GaussianMixture  # here: slow to import; only fitting needs it
 
         if z.ndim != 2 or z.shape[1] != self.dim:
             raise GenzooError(f"gmm: expected latents of shape (N, {self.dim}), got {tuple(z.shape)}")
