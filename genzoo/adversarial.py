@@ -21,6 +21,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from genzoo.anomaly import anogan_scores
 from genzoo.config import ModelConfig
 from genzoo.family import LatentModel, Phase, Recipe, StepContext
 from genzoo.regularizers import clip_weights, gradient_penalty
@@ -48,6 +49,11 @@ class AdversarialModel(LatentModel):
         with self.evaluating():
             x = images.to(self.device) * 2 - 1
             return self.discriminator(x, None if y is None else y.to(self.device)).float().cpu()  # type: ignore[attr-defined]
+
+    def anomaly_score(self, images: Tensor, labels: Any = None, *, seed: int = 0, steps: int = 100,
+                      lam: float = 0.1, restarts: int = 8, lr: float = 0.05) -> dict[str, Tensor]:
+        """ScoresAnomalies: AnoGAN's latent search + discriminator, see genzoo.anomaly."""
+        return anogan_scores(self, images, labels, seed=seed, steps=steps, lam=lam, restarts=restarts, lr=lr)
 
 
 def _batch_std(x: Tensor) -> Tensor:

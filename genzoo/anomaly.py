@@ -1,12 +1,17 @@
 """Anomaly scores: how unlike a model's training data each image is (higher = more anomalous).
 
+Every model with the :class:`~genzoo.capabilities.ScoresAnomalies` capability (an
+``anomaly_score`` method) can be scored; the built-in ones score as follows.
+
 * Models with an encoder and a likelihood (vae, cvae) score an image by its negative ELBO
   in nats, an upper bound on -log p(x) (the model's ``anomaly_score`` method). For a
   Bernoulli likelihood on grey pixels the image's own pixel entropy is subtracted first: it is
   part of the cross-entropy, depends on the image alone, and otherwise makes every mostly-dark
   image look typical (on Fashion-MNIST, unseen trousers, sandals and sneakers scored *below*
   the trained classes by the raw value). ``raw=True`` gives the plain negative ELBO.
-* GANs have neither, so they follow AnoGAN (Schlegl et al. 2017, arXiv:1703.05921): search
+* GANs have neither, so they follow AnoGAN (``AdversarialModel.anomaly_score`` calls
+  :func:`anogan_scores` here: every GAN family shares it, so it stays in core):
+  Schlegl et al. 2017, arXiv:1703.05921: search
   the latent space for the z whose image G(z) is closest to x (a few Adam steps from the best
   of several prior draws), then combine the residual R(x) = sum |x - G(z*)| (pixels in [0, 1])
   with the discriminator's verdict D(x) = softplus(-d(x)) = -log sigmoid(d(x)), the
@@ -21,12 +26,14 @@ Caveat for every likelihood-style score: images that are simpler than the traini
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from genzoo.capabilities import ScoresAnomalies, require
 from genzoo.errors import GenzooError
 from genzoo.family import GenerativeModel
 
@@ -51,23 +58,22 @@ def anomaly_scores(
     models, ``pixel_entropy`` (score = nelbo - pixel_entropy unless ``raw``); for GANs
     ``residual``, ``discriminator`` and ``latent_steps``. The same seed gives the same scores.
     """
-    from genzoo.adversarial import AdversarialModel
-
-    own = getattr(model, "anomaly_score", None)
-    if not callable(own) and not isinstance(model, AdversarialModel):
-        raise GenzooError(
-            f"genzoo cannot score images with a {model.family_name} model; anomaly scores need a VAE "
-            "(negative ELBO) or a GAN (latent search + discriminator)"
-        )
+    require(model, ScoresAnomalies, message=(
+        "genzoo cannot score images with a {family} model; anomaly scores need a model that scores "
+        "anomalies, e.g. a VAE (negative ELBO) or a GAN (latent search + discriminator): {families}"))
     c = model.config
     if images.ndim != 4 or tuple(images.shape[1:]) != (c.channels, c.image_size, c.image_size):
         raise GenzooError(
             f"expected images of shape (N, {c.channels}, {c.image_size}, {c.image_size}) in [0, 1], "
             f"got {tuple(images.shape)}"
         )
-    if callable(own):
-        return own(images, labels, seed=seed, samples=samples, raw=raw)
-    return anogan_scores(model, images, labels, seed=seed, steps=steps, lam=lam, restarts=restarts, lr=lr)
+    options = {"seed": seed, "steps": steps, "lam": lam, "restarts": restarts, "lr": lr, "samples": samples, "raw": raw}
+    # Each family takes its own options (VAEs: samples, raw; GANs: steps, lam ...); callers
+    # such as `genzoo score` offer all of them, so pass each model the ones it declares.
+    params = inspect.signature(model.anomaly_score).parameters
+    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        options = {k: v for k, v in options.items() if k in params}
+    return model.anomaly_score(images, labels, **options)
 
 
 def anogan_scores(

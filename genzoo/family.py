@@ -60,6 +60,10 @@ class GenerativeModel(nn.Module):
     family_name: ClassVar[str] = ""
     sampling_network: ClassVar[str | None] = "generator"
     default_sampler: ClassVar[str | None] = None
+    #: capabilities (genzoo.capabilities) declared beyond those the class shows structurally,
+    #: and ones it seems to have but refuses; see docs/plugins.md.
+    capabilities: ClassVar[tuple[type, ...]] = ()
+    lacks_capabilities: ClassVar[tuple[type, ...]] = ()
 
     def __init__(self, config: ModelConfig):
         super().__init__()

@@ -15,8 +15,10 @@ imported), so a program may set them after importing genzoo and still be obeyed.
 from __future__ import annotations
 
 import contextlib
+import difflib
 import os
 import re
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,10 +26,26 @@ from typing import Any
 from urllib.parse import quote
 
 import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file
 
+from genzoo import __version__
+from genzoo.cards import render_card
+from genzoo.console import progress_enabled
 from genzoo.engine.devices import resolve_device
 from genzoo.errors import GenzooError
-from genzoo.family import CARD_NAME, CONFIG_NAME, PICKLE_SUFFIXES, SAMPLES_NAME, WEIGHTS_NAME, GenerativeModel
+from genzoo.family import (
+    CARD_NAME,
+    CONFIG_NAME,
+    PICKLE_SUFFIXES,
+    SAMPLES_NAME,
+    WEIGHTS_NAME,
+    GenerativeModel,
+    genzoo_version,
+)
+from genzoo.images import save_grid
+from genzoo.io import load_tensors, read_json
+from genzoo.registry import families
 
 REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 #: The files a genzoo model repo holds; downloads fetch only these.
@@ -56,8 +74,6 @@ def load(source: str | Path, *, revision: str | None = None, device: str | torch
         revision: Hub branch, tag or commit.
         device: where to put the model (default: CPU).
     """
-    from genzoo.registry import families
-
     src = str(source)
     path = Path(src).expanduser()
     if path.exists():
@@ -73,8 +89,6 @@ def load(source: str | Path, *, revision: str | None = None, device: str | torch
                 model.meta["revision"] = rev
         else:
             hint = ""
-            import difflib
-
             close = difflib.get_close_matches(src, families.names(), n=1)
             if close:
                 hint = f"; did you mean the family '{close[0]}'?"
@@ -88,8 +102,6 @@ def load(source: str | Path, *, revision: str | None = None, device: str | torch
 
 def create(family: str, **overrides: Any) -> GenerativeModel:
     """A fresh, untrained model of ``family`` with default settings plus ``overrides``."""
-    from genzoo.registry import families
-
     fam = families.get(family)
     return fam.build(fam.default_config(**overrides))
 
@@ -104,8 +116,6 @@ def load_from_dir(d: str | Path, *, origin: str | None = None) -> GenerativeMode
     ``origin`` names where the folder came from (e.g. "Hub repo 'user/model'") in errors,
     instead of the folder's path.
     """
-    from genzoo.io import load_tensors, read_json
-
     d = Path(d)
     where = origin or f"'{d}'"
     cfg_path = d / CONFIG_NAME
@@ -132,9 +142,6 @@ def load_from_dir(d: str | Path, *, origin: str | None = None) -> GenerativeMode
 
 def _read_downloaded_weights(path: Path, what: str) -> dict[str, torch.Tensor]:
     """Like genzoo.io.load_tensors, with a message about the repo rather than the cache path."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
     try:
         return load_file(str(path))
     except (SafetensorError, OSError, ValueError, RuntimeError) as e:
@@ -153,9 +160,6 @@ def _pickle_error(where: str, pickles: list[str]) -> GenzooError:
 
 def model_from_config(meta: dict[str, Any], where: str = "config.json") -> GenerativeModel:
     """Build an (untrained) model from a config.json dict, through the family registry."""
-    from genzoo.family import genzoo_version
-    from genzoo.registry import families
-
     name = str(meta["family"])
     if name not in families.names():
         dist = (meta.get("plugin") or {}).get("distribution") if isinstance(meta.get("plugin"), dict) else None
@@ -224,7 +228,7 @@ class HubSettings:
             cache = os.path.join(os.path.expanduser(os.path.expandvars(env["HF_HOME"])), "hub")
         offline = env.get("HF_HUB_OFFLINE", "").strip().upper() in ("1", "ON", "YES", "TRUE")
         try:
-            from huggingface_hub import constants
+            from huggingface_hub import constants  # here: slow to import; only Hub use needs it
 
             offline = offline or bool(constants.HF_HUB_OFFLINE)
         except ImportError:  # pragma: no cover - a core dependency
@@ -234,14 +238,14 @@ class HubSettings:
     def where(self) -> str:
         if self.endpoint:
             return self.endpoint
-        from huggingface_hub import constants
+        from huggingface_hub import constants  # here: slow to import; only Hub use needs it
 
         return constants.ENDPOINT
 
 
 def _hf() -> Any:
     try:
-        import huggingface_hub
+        import huggingface_hub  # here: slow to import; only Hub use needs it
     except ImportError:  # pragma: no cover - a core dependency
         raise GenzooError("the Hub needs huggingface-hub: pip install huggingface-hub") from None
     return huggingface_hub
@@ -257,8 +261,6 @@ def _network_errors() -> tuple[type[BaseException], ...]:
 
 
 def _version() -> str:
-    from genzoo import __version__
-
     return __version__
 
 
@@ -275,11 +277,10 @@ def _status(e: BaseException) -> int | None:
 @contextlib.contextmanager
 def _quiet_progress() -> Iterator[None]:
     """Hide huggingface_hub's progress bars when genzoo's are off (tests, pipes, GENZOO_PROGRESS=0)."""
-    from genzoo.console import progress_enabled
-
     if progress_enabled():
         yield
         return
+    # here: huggingface_hub is slow to import; only Hub use needs it
     from huggingface_hub.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
 
     was = are_progress_bars_disabled()
@@ -313,7 +314,7 @@ def download(repo_id: str, *, revision: str | None = None) -> Path:
     ``HF_HUB_OFFLINE=1``, the cached snapshot of ``revision`` is used.
     """
     hf = _hf()
-    from huggingface_hub import errors as hf_errors
+    from huggingface_hub import errors as hf_errors  # here: see _hf
 
     s = HubSettings.from_env()
     where = _describe(repo_id, revision)
@@ -402,10 +403,8 @@ def push(
     weights do not match its config is never pushed.
     """
     hf = _hf()
-    from huggingface_hub import CommitOperationAdd
-    from huggingface_hub import errors as hf_errors
-
-    from genzoo.cards import render_card
+    from huggingface_hub import CommitOperationAdd  # here: see _hf
+    from huggingface_hub import errors as hf_errors  # here: see _hf
 
     if not REPO_ID.match(repo_id):
         raise GenzooError(f"'{repo_id}' is not a Hub repo id; use USER/MODEL (letters, digits, '-', '_', '.')")
@@ -462,10 +461,6 @@ def _samples_png(model: GenerativeModel, run: Path) -> bytes:
     existing = run / SAMPLES_NAME
     if existing.is_file():
         return existing.read_bytes()
-    import tempfile
-
-    from genzoo.images import save_grid
-
     labels = None
     if model.is_conditional:
         labels = torch.arange(16) % model.config.num_classes

@@ -22,7 +22,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from genzoo.capabilities import DecodesLatents, require
 from genzoo.errors import GenzooError
+from genzoo.io import atomic_path
 
 METHODS = ("slerp", "lerp")
 
@@ -80,13 +82,10 @@ def path(latents: Tensor, steps: int, method: str = "slerp") -> Tensor:
 # latents of seeds and stored latents
 # ------------------------------------------------------------------------------------------
 def require_latent_model(model: Any) -> None:
-    from genzoo.family import LatentModel
-
-    if not isinstance(model, LatentModel):
-        raise GenzooError(
-            f"a {getattr(model, 'family_name', '') or type(model).__name__} model does not decode latent vectors, "
-            "so it has no latent space to walk; use a GAN or VAE family"
-        )
+    """Raise unless ``model`` decodes latent vectors (DecodesLatents), naming the families that do."""
+    require(model, DecodesLatents, message=(
+        "a {family} model does not decode latent vectors, so it has no latent space to walk; "
+        "use a family that does: {families}"))
 
 
 def sample_latents(model: Any, n: int, seed: int, *, sampler: str | None = None, **opts: Any) -> Tensor:
@@ -103,8 +102,6 @@ def seed_latents(model: Any, seeds: Sequence[int], *, sampler: str | None = None
 
 def save_latents(path: str | Path, latents: Tensor, **arrays: Any) -> Path:
     """Write latents (N, d) as float32 under key 'latents' in an .npz (plus any extra arrays), atomically."""
-    from genzoo.io import atomic_path
-
     path = Path(path)
     if path.suffix.lower() != ".npz":
         raise GenzooError(f"latents are stored as .npz; got '{path}'")

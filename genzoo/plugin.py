@@ -3,11 +3,31 @@
 Built-in families (plugins/) import only from here, exactly as a third-party package would::
 
     from genzoo.plugin import Family, GenerativeModel, Generator, Phase, Recipe, register_family
+    from genzoo.plugin import Inpaints, require   # capabilities: typed protocols, checked by commands
 
 See docs/plugins.md for a walk-through.
 """
 
 from genzoo.adversarial import AdversarialConfig, AdversarialModel, adversarial_recipe
+from genzoo.capabilities import (
+    ConditionalOnLabels,
+    DecodesLatents,
+    EncodesImages,
+    HasLatentMixture,
+    HasLikelihood,
+    Inpaints,
+    Likelihood,
+    MissingCapabilityError,
+    Reconstructs,
+    Samples,
+    ScoresAnomalies,
+    ShowsTrajectory,
+    TranslatesImages,
+    capabilities_of,
+    families_with,
+    has_capability,
+    require,
+)
 from genzoo.config import ModelConfig
 from genzoo.console import console, make_progress
 from genzoo.data import ImageDataset, RawImages, load_dataset
@@ -48,5 +68,9 @@ __all__ = [
     "register_family", "register_loss", "register_metric", "register_sampler", "clip_weights",
     "gradient_penalty", "penalty_at", "Sampler", "LatentGMM", "console", "make_progress",
     "INPUTS", "PairedTask", "comparison_rows", "make_paired", "register_task", "tasks",
+    # capabilities (genzoo.capabilities)
+    "Samples", "ConditionalOnLabels", "EncodesImages", "Reconstructs", "DecodesLatents", "TranslatesImages",
+    "Inpaints", "ScoresAnomalies", "HasLikelihood", "ShowsTrajectory", "HasLatentMixture", "Likelihood",
+    "MissingCapabilityError", "require", "has_capability", "capabilities_of", "families_with",
     "TrainingContext",
 ]

@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
+from genzoo.capabilities import DecodesLatents, EncodesImages, HasLatentMixture, has_capability
 from genzoo.errors import GenzooError
 from genzoo.registry import register_sampler
 
@@ -39,9 +40,9 @@ class Sampler:
             )
 
     def supports(self, model: Any) -> bool:
-        from genzoo.family import LatentModel
-
-        return isinstance(model, LatentModel)
+        """Whether this sampler can draw ``model``'s latents: latent samplers need a model that
+        decodes latent vectors (DecodesLatents)."""
+        return has_capability(model, DecodesLatents)
 
     def latents(self, model: Any, n: int, gen: torch.Generator, **opts: Any) -> Tensor:
         raise NotImplementedError
@@ -131,7 +132,7 @@ class LatentGMM(nn.Module):
 
         ``covariance``: full | diag. Components beyond N are not allowed (each needs data).
         """
-        from sklearn.mixture import GaussianMixture
+        from sklearn.mixture import GaussianMixture  # here: slow to import; only fitting needs it
 
         if z.ndim != 2 or z.shape[1] != self.dim:
             raise GenzooError(f"gmm: expected latents of shape (N, {self.dim}), got {tuple(z.shape)}")
@@ -176,8 +177,9 @@ class LatentGMM(nn.Module):
 class GMMSampler(Sampler):
     """Samples from the Gaussian mixture fitted to the model's encoded training set.
 
-    Works with models that have an encoder and a :class:`LatentGMM` attribute named
-    ``latent_gmm`` (the vae and cvae families fit it at the end of training).
+    Works with models that encode images and keep a fitted mixture (EncodesImages and
+    HasLatentMixture: the vae and cvae families fit it at the end of training, and a plain
+    autoencoder can do the same), so it lives in core beside the other samplers.
     """
 
     name = "gmm"
@@ -185,13 +187,14 @@ class GMMSampler(Sampler):
     requires = "an encoder and a latent mixture fitted after training (vae, cvae)"
 
     def supports(self, model: Any) -> bool:
-        return super().supports(model) and isinstance(getattr(model, "latent_gmm", None), LatentGMM)
+        return (super().supports(model) and has_capability(model, EncodesImages)
+                and has_capability(model, HasLatentMixture) and isinstance(model.latent_gmm, LatentGMM))
 
     def latents(self, model: Any, n: int, gen: torch.Generator, **opts: Any) -> Tensor:
         gmm: LatentGMM = model.latent_gmm
         if not gmm.is_fitted:
             raise GenzooError(
-                f"this {getattr(model, 'family_name', '') or 'model'} has no fitted latent mixture (it is fitted at "
+                f"this {model.family_name or 'model'} has no fitted latent mixture (it is fitted at "
                 "the end of training); train it first, or call model.fit_gmm(images)"
             )
         return gmm.sample(n, gen)

@@ -6,6 +6,10 @@ import math
 from pathlib import Path
 
 import click
+from rich.table import Table
+
+from genzoo.console import console
+from genzoo.errors import GenzooError
 
 
 @click.command("eval")
@@ -39,8 +43,10 @@ def eval_cmd(source: str, data: str | None, metrics: str, n: int, n_ref: int | N
       genzoo eval runs/dcgan-fashion-mnist --metrics fid,kid,prdc --json scores.json
       genzoo eval my_samples/ --data fashion-mnist --extractor inception-v3
     """
-    from genzoo.console import console
-    from genzoo.errors import GenzooError
+    # here, not at the top: they import torch, and `genzoo eval --help` should not wait for it
+    from genzoo.cards import write_card
+    from genzoo.family import CONFIG_NAME
+    from genzoo.hub import load_from_dir
     from genzoo.io import write_json
     from genzoo.metrics import evaluate
 
@@ -60,10 +66,6 @@ def eval_cmd(source: str, data: str | None, metrics: str, n: int, n_ref: int | N
         write_json(json_out, report.to_dict())
         out.print(f"wrote {json_out}")
     if to_card:
-        from genzoo.cards import write_card
-        from genzoo.family import CONFIG_NAME
-        from genzoo.hub import load_from_dir
-
         model = load_from_dir(run_dir)
         model.meta["evaluation"] = report.card_entries()
         write_json(run_dir / CONFIG_NAME, model.config_dict())
@@ -82,8 +84,6 @@ def _fmt(v: float | None) -> str:
 
 
 def print_report(report, out) -> None:  # type: ignore[no-untyped-def]
-    from rich.table import Table
-
     i = report.info
     ex = i["extractor"]
     acc = ex.get("test_accuracy")

@@ -1,8 +1,12 @@
-"""`genzoo inpaint RUN IMAGE --mask MASK.png --out result.png`."""
+"""`genzoo inpaint RUN IMAGE --mask MASK.png --out result.png`: any model that Inpaints (diffusion today)."""
 
 from __future__ import annotations
 
 import click
+
+from genzoo.capabilities import Inpaints, require
+from genzoo.console import console
+from genzoo.errors import GenzooError
 
 
 @click.command()
@@ -26,13 +30,12 @@ import click
 def inpaint(source: str, image: str, mask_path: str, out: str, n: int, seed: int, sampler: str, steps: int,
             eta: float, resample: int, label: int | None, guidance: float | None, revision: str | None,
             device: str) -> None:
-    """Fill the white part of MASK in IMAGE with a diffusion model SOURCE (run directory or Hub repo).
+    """Fill the white part of MASK in IMAGE with the model SOURCE (run directory or Hub repo) that inpaints.
 
     The image is centre-cropped and resized to the model's size; pixels outside the mask
     are kept exactly.
     """
-    from genzoo.console import console
-    from genzoo.errors import GenzooError
+    # here, not at the top: they import torch, and `genzoo inpaint --help` should not wait for it
     from genzoo.hub import load
     from genzoo.images import load_images, save_grid, save_image
 
@@ -41,8 +44,7 @@ def inpaint(source: str, image: str, mask_path: str, out: str, n: int, seed: int
     if not out.lower().endswith(".png"):
         raise GenzooError(f"--out '{out}': the result is written as a .png file")
     model = load(source, revision=revision, device=device)
-    if not hasattr(model, "inpaint"):
-        raise GenzooError(f"a {model.family_name} model cannot inpaint; use a diffusion model (genzoo train diffusion)")
+    require(model, Inpaints, message="a {family} model cannot inpaint; use a model of a family that can: {families}")
     c = model.config
     x = load_images([image], c.image_size, c.channels)
     mask = load_images([mask_path], c.image_size, 1)

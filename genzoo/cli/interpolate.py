@@ -8,14 +8,15 @@ from typing import Any
 import click
 
 from genzoo.cli import set_pairs
+from genzoo.cli.sample import parse_label
+from genzoo.console import console
+from genzoo.errors import GenzooError
 
 GRID_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 
 
 def _int_list(text: str, what: str) -> list[int]:
     """'1,2, 3' -> [1, 2, 3] with a clear error."""
-    from genzoo.errors import GenzooError
-
     try:
         vals = [int(v) for v in text.replace(" ", ",").split(",") if v.strip()]
     except ValueError:
@@ -39,6 +40,7 @@ def _sampler_options(sampler: str | None, truncation: float | None, opts: tuple[
 
 
 def _load(source: str, device: str) -> Any:
+    # here, not at the top: they import torch, and `genzoo interpolate --help` should not wait for it
     from genzoo.hub import load
     from genzoo.latent import require_latent_model
 
@@ -48,14 +50,10 @@ def _load(source: str, device: str) -> Any:
 
 
 def _label(label: str | None, model: Any) -> Any:
-    from genzoo.cli.sample import parse_label
-
     return parse_label(label, model)
 
 
 def _check_out(out: str, allowed: tuple[str, ...]) -> Path:
-    from genzoo.errors import GenzooError
-
     dest = Path(out)
     if dest.suffix.lower() not in allowed:
         raise GenzooError(f"--out '{out}': use {' or '.join(allowed)}")
@@ -101,8 +99,7 @@ def interpolate(source: str, more_seeds: tuple[str, ...], seeds: str, steps: int
     genzoo interpolate runs/gan-digits --seeds 1 2 --steps 8 --out walk.gif
     genzoo interpolate runs/cgan-digits --seeds 1 2 3 --loop --out grid.png --label all
     """
-    from genzoo.console import console
-    from genzoo.errors import GenzooError
+    # here: they import torch (see _load)
     from genzoo.images import make_grid, save_gif, save_grid
     from genzoo.latent import decode_rows, label_rows, load_latents, path, pick
     from genzoo.latent import save_latents as write_latents
@@ -157,10 +154,9 @@ def arithmetic(source: str, a: str, b: str, c: str, variants: int, noise: float,
     \b
     genzoo arithmetic runs/gan-digits --a 3,7,9 --b 12 --c 5 --out math.png
     """
+    # here: they import torch (see _load)
     import torch
 
-    from genzoo.console import console
-    from genzoo.errors import GenzooError
     from genzoo.images import save_grid
     from genzoo.latent import arithmetic as combine
     from genzoo.latent import decode_rows, label_rows, load_latents, pick

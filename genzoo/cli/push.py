@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from genzoo.console import console
+
 
 @click.command()
 @click.argument("run_dir", type=click.Path(file_okay=False))
@@ -21,8 +23,7 @@ def push(run_dir: str, repo_id: str, private: bool, revision: str | None, messag
     rendered for USER/MODEL, then prints the repo's URL. Needs a write token:
     `hf auth login` or HF_TOKEN. HF_ENDPOINT selects another Hub.
     """
-    from genzoo.console import console
-    from genzoo.hub import push as do_push
+    from genzoo.hub import push as do_push  # here: imports torch (keeps `genzoo push --help` instant)
 
     result = do_push(run_dir, repo_id, private=private, revision=revision, message=message, license=license_)
     where = f" (branch {result.revision})" if result.revision else ""

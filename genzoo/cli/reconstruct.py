@@ -6,11 +6,14 @@ from pathlib import Path
 
 import click
 
+from genzoo.capabilities import Reconstructs, require
+from genzoo.console import console
+from genzoo.errors import GenzooError
+
 
 def expand_images(paths: tuple[str, ...]) -> list[Path]:
     """Files as given; a folder stands for the image files directly inside it (sorted)."""
-    from genzoo.data import IMAGE_SUFFIXES
-    from genzoo.errors import GenzooError
+    from genzoo.data import IMAGE_SUFFIXES  # here: genzoo.data imports torch (keeps --help instant)
 
     out: list[Path] = []
     for p in map(Path, paths):
@@ -28,8 +31,6 @@ def expand_images(paths: tuple[str, ...]) -> list[Path]:
 
 def parse_labels(label: str | None, n: int) -> list[int] | None:
     """'3' -> [3] * n, '0,1,2' -> [0, 1, 2] (one per image)."""
-    from genzoo.errors import GenzooError
-
     if label is None:
         return None
     try:
@@ -47,7 +48,7 @@ def parse_labels(label: str | None, n: int) -> list[int] | None:
 @click.argument("source")
 @click.argument("images", nargs=-1, required=True)
 @click.option("--out", default="reconstructions.png", show_default=True, help="PNG grid: inputs over reconstructions.")
-@click.option("--label", help="Class of the images for conditional models (cvae): 3, or one per image 0,3,1.")
+@click.option("--label", help="Class of the images for conditional models (e.g. cvae): 3, or one per image 0,3,1.")
 @click.option("--sample", "draw", is_flag=True, help="Decode a draw from q(z|x) instead of its mean.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for --sample.")
 @click.option("--nrow", type=int, default=8, show_default=True, help="Images per row.")
@@ -59,19 +60,15 @@ def reconstruct(source: str, images: tuple[str, ...], out: str, label: str | Non
     The grid shows each row of inputs above the row of their reconstructions. Images are
     centre-cropped and resized to the model's size; a folder stands for the images in it.
     """
+    # here, not at the top: they import torch, and `genzoo reconstruct --help` should not wait for it
     import torch
 
-    from genzoo.console import console
-    from genzoo.errors import GenzooError
     from genzoo.hub import load
     from genzoo.images import load_images, save_grid
 
     model = load(source, device=device)
-    if not callable(getattr(model, "reconstruct", None)):
-        raise GenzooError(
-            f"'{source}' holds a {model.family_name} model, which has no encoder to reconstruct with; "
-            "use a vae or cvae run"
-        )
+    require(model, Reconstructs, message=(
+        f"'{source}' holds a {{family}} model, which has no encoder to reconstruct with; use a run of {{families}}"))
     if not out.lower().endswith(".png"):
         raise GenzooError(f"--out '{out}': reconstruct writes a .png grid")
     paths = expand_images(images)

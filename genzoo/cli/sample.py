@@ -6,13 +6,15 @@ from pathlib import Path
 
 import click
 
+from genzoo.capabilities import ShowsTrajectory, require
 from genzoo.cli import set_pairs
+from genzoo.console import console
+from genzoo.errors import GenzooError
+from genzoo.registry import samplers
 
 
 def parse_label(label: str | None, model) -> object:  # noqa: ANN001
     """'3' -> 3, '0,1,2' -> [0, 1, 2], 'all' -> 'all'. The model validates the range."""
-    from genzoo.errors import GenzooError
-
     if label is None:
         return None
     if label == "all":
@@ -20,21 +22,18 @@ def parse_label(label: str | None, model) -> object:  # noqa: ANN001
     try:
         vals = [int(v) for v in label.split(",")]
     except ValueError:
-        names = getattr(model, "meta", {}).get("data", {}).get("class_names", [])
+        names = model.meta.get("data", {}).get("class_names", [])
         if label in names:
             return names.index(label)
         raise GenzooError(f"--label takes a class number, a list like 0,3 or 'all'; got '{label}'") from None
     return vals[0] if len(vals) == 1 else vals
 
 
-def check_diffusion_options(model, sampler: str | None, opts: dict, trajectory: str | None) -> None:  # noqa: ANN001
-    """--steps/--eta/--guidance must be options of the chosen sampler; --trajectory needs a diffusion model."""
-    from genzoo.errors import GenzooError
-    from genzoo.registry import samplers
-
+def check_sampler_options(model, sampler: str | None, opts: dict, trajectory: str | None) -> None:  # noqa: ANN001
+    """--steps/--eta/--guidance must be options of the chosen sampler; --trajectory needs a model
+    that ShowsTrajectory (diffusion today)."""
     if trajectory:
-        if not hasattr(model, "sample_trajectory"):
-            raise GenzooError(f"--trajectory needs a diffusion model; this is a {model.family_name} model")
+        require(model, ShowsTrajectory, message="--trajectory needs a {families} model; this is a {family} model")
         if not trajectory.lower().endswith((".png", ".gif")):
             raise GenzooError(f"--trajectory '{trajectory}': write it as a .png grid or a .gif animation")
     name = sampler or model.default_sampler
@@ -45,7 +44,7 @@ def check_diffusion_options(model, sampler: str | None, opts: dict, trajectory: 
 
 def write_trajectory(traj, path: str) -> None:  # noqa: ANN001
     """(N, F, C, H, W) in [0, 1] -> a PNG grid (row i: image i from x_T to x_0) or a GIF (one grid per frame)."""
-    from genzoo.images import make_grid, save_gif, save_grid
+    from genzoo.images import make_grid, save_gif, save_grid  # here: imports torch (keeps --help instant)
 
     if path.lower().endswith(".gif"):
         save_gif([make_grid(traj[:, f]) for f in range(traj.shape[1])], path, duration_ms=250, min_side=256)
@@ -83,11 +82,13 @@ def sample(source: str | None, hub: str | None, revision: str | None, n: int, se
            steps: int | None = None, eta: float | None = None, guidance: float | None = None,
            trajectory: str | None = None, compile_: bool = False) -> None:
     """Draw N images from SOURCE: a run directory, a Hub repo id, or a family name (untrained)."""
+    # here, not at the top: they import torch, and `genzoo sample --help` should not wait for it
     import torch
 
-    from genzoo.errors import GenzooError
     from genzoo.hub import load
     from genzoo.images import save_grid, save_individual, save_npz
+    from genzoo.latent import require_latent_model, sample_latents
+    from genzoo.latent import save_latents as write_latents
 
     if bool(source) == bool(hub):
         raise GenzooError("give a SOURCE (run directory or repo id) or --from-hub USER/MODEL, exactly one")
@@ -97,8 +98,6 @@ def sample(source: str | None, hub: str | None, revision: str | None, n: int, se
     if compile_:
         model.compile_for_sampling()
     if save_latents:
-        from genzoo.latent import require_latent_model
-
         require_latent_model(model)
     kwargs: dict[str, object] = dict(set_pairs(opts))
     for k, v in list(kwargs.items()):
@@ -111,7 +110,7 @@ def sample(source: str | None, hub: str | None, revision: str | None, n: int, se
         sampler = sampler or "truncated-normal"
     diffusion_opts = {k: v for k, v in (("steps", steps), ("eta", eta), ("guidance", guidance)) if v is not None}
     if diffusion_opts or trajectory:
-        check_diffusion_options(model, sampler, diffusion_opts, trajectory)
+        check_sampler_options(model, sampler, diffusion_opts, trajectory)
         kwargs.update(diffusion_opts)
     lab = parse_label(label, model)
     if lab == "all":
@@ -144,13 +143,8 @@ def sample(source: str | None, hub: str | None, revision: str | None, n: int, se
     if trajectory:
         where += f" (trajectory: {trajectory})"
     if save_latents:
-        from genzoo.latent import sample_latents
-        from genzoo.latent import save_latents as write_latents
-
         # The same draw model.sample made from this seed: row i is the latent of image i.
         z = sample_latents(model, n, seed, sampler=sampler, **kwargs)
         write_latents(save_latents, z, labels=labels, seed=seed)
         where += f" (latents: {save_latents})"
-    from genzoo.console import console
-
     console.print(f"wrote {n} samples (seed {seed}) -> [bold]{where}[/]")

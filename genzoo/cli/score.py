@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
+
+from genzoo.cli.reconstruct import expand_images, parse_labels
+from genzoo.console import console
+from genzoo.errors import GenzooError
 
 
 @click.command()
@@ -28,12 +33,8 @@ def score(source: str, images: tuple[str, ...], label: str | None, seed: int, sa
     (1 - lam) * residual after a latent search plus lam * the discriminator's "fake" loss.
     A folder stands for the images in it.
     """
-    import json
-
+    # here, not at the top: they import torch, and `genzoo score --help` should not wait for it
     from genzoo.anomaly import anomaly_scores
-    from genzoo.cli.reconstruct import expand_images, parse_labels
-    from genzoo.console import console
-    from genzoo.errors import GenzooError
     from genzoo.hub import load
     from genzoo.images import load_images
     from genzoo.io import write_text
@@ -64,8 +65,10 @@ def score(source: str, images: tuple[str, ...], label: str | None, seed: int, sa
         click.echo("\t".join([f"{r['score']:.4f}", *(f"{r[k]:.4f}" for k in cols), r["image"]]))
     if "kl" in cols:
         what = "negative ELBO" + (" minus pixel entropy" if "pixel_entropy" in cols and not raw else "") + ", nats"
-    else:
+    elif "residual" in cols:
         what = "AnoGAN score"
+    else:  # another family's own anomaly_score
+        what = "anomaly score"
     console.print(f"scored {len(rows)} images with {model.family_name} ({what}; higher = more anomalous)"
                   + (f" -> {out}" if out else ""))
 

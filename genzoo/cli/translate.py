@@ -1,4 +1,4 @@
-"""`genzoo translate RUN INPUT... --out DIR`: image-to-image models (pix2pix) on files or datasets."""
+"""`genzoo translate RUN INPUT... --out DIR`: models that TranslatesImages (pix2pix ...) on files or datasets."""
 
 from __future__ import annotations
 
@@ -7,11 +7,14 @@ from typing import Any
 
 import click
 
+from genzoo.capabilities import TranslatesImages, require
+from genzoo.console import console
+from genzoo.errors import GenzooError
+
 
 def expand_inputs(items: tuple[str, ...]) -> list[Path]:
     """Files as given; folders -> their image files, sorted."""
-    from genzoo.data import IMAGE_SUFFIXES
-    from genzoo.errors import GenzooError
+    from genzoo.data import IMAGE_SUFFIXES  # here: genzoo.data imports torch (keeps --help instant)
 
     out: list[Path] = []
     for it in items:
@@ -55,13 +58,15 @@ def unique_names(paths: list[Path]) -> list[str]:
 @click.option("--metrics-json", type=click.Path(dir_okay=False), help="Also write the metrics to this JSON file.")
 @click.option("--raw", is_flag=True, help="Keep the model's raw output even where the task gives the answer "
               "(inpaint: by default the known pixels around the holes are kept).")
+@click.option("--direction", help="For models that translate several ways (e.g. AtoB, BtoA): which one; "
+              "default: the model's first.")
 @click.option("--dropout", is_flag=True, help="Keep the generator's dropout on (the paper's noise); --seed picks it.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for --dropout and for the task's randomness.")
 @click.option("--batch-size", type=int, default=64, show_default=True)
 @click.option("--device", default="cpu", show_default=True, help="auto | cpu | cuda | mps.")
 def translate(run: str, inputs: tuple[str, ...], out_dir: str | None, grid: str | None, data: str | None, split: str,
               n: int, from_targets: bool, task: str | None, metrics: bool, metrics_json: str | None, raw: bool, dropout: bool,
-              seed: int, batch_size: int, device: str) -> None:
+              seed: int, batch_size: int, device: str, direction: str | None = None) -> None:
     """Translate INPUT images (files or folders) with the image-to-image model in RUN.
 
     \b
@@ -69,10 +74,9 @@ def translate(run: str, inputs: tuple[str, ...], out_dir: str | None, grid: str 
     genzoo translate RUN --data fashion-mnist -n 8 --grid grid.png
     genzoo translate RUN --data fashion-mnist -n 1000 --metrics
     """
-    from genzoo.console import console
+    # here, not at the top: they import torch, and `genzoo translate --help` should not wait for it
     from genzoo.data import ImageDataset, load_dataset
     from genzoo.data.tasks import INPUTS, apply_task, baseline, comparison_rows, finish, make_paired, parse_task, psnr_ssim
-    from genzoo.errors import GenzooError
     from genzoo.hub import load
     from genzoo.images import load_images, save_grid, save_image
     from genzoo.interfaces import to_unit
@@ -85,16 +89,18 @@ def translate(run: str, inputs: tuple[str, ...], out_dir: str | None, grid: str 
     if n < 1:
         raise GenzooError(f"-n must be at least 1, got {n}")
     model: Any = load(run, device=device)
-    if not callable(getattr(model, "translate", None)):
-        raise GenzooError(
-            f"'{run}' holds a {model.family_name or type(model).__name__} model, which generates rather than translates; "
-            "use `genzoo sample` (translate needs an image-to-image model such as pix2pix)"
-        )
+    require(model, TranslatesImages, message=(
+        f"'{run}' holds a {{family}} model, which generates rather than translates; use `genzoo sample` "
+        "(translate needs an image-to-image model: {families})"))
     cfg = model.config
     size, cout = int(cfg.image_size), int(cfg.channels)
-    cin = int(getattr(model, "in_channels", cout))
+    cin = int(model.in_channels)
+    directions = tuple(model.directions)
+    if direction is not None and direction not in directions:
+        raise GenzooError(f"--direction {direction}: this {model.family_name} model translates {', '.join(directions)}")
+    direction = direction or directions[0]
+    # paired families (pix2pix) record the task they were trained on as the config field `task`
     run_task = task or getattr(cfg, "task", "")
-    direction = getattr(cfg, "direction", "AtoB")
     paired: ImageDataset | None = None
     targets = None
     if data:
@@ -118,7 +124,12 @@ def translate(run: str, inputs: tuple[str, ...], out_dir: str | None, grid: str 
             x = load_images(paths, size, cin)
     if x.shape[1] != cin:
         raise GenzooError(f"the inputs have {x.shape[1]} channels but the model takes {cin}; check --data/--task")
-    y_raw = model.translate(x, dropout=dropout, seed=seed, batch_size=batch_size)
+    options: dict[str, Any] = {"seed": seed, "batch_size": batch_size}
+    if dropout:
+        options["dropout"] = True
+    if len(directions) > 1:  # single-direction models need not take the argument (TranslatesImages)
+        options["direction"] = direction
+    y_raw = model.translate(x, **options)
     y = y_raw
     if paired is not None and run_task and not raw:  # the task's extras (e.g. the hole mask) are known
         y = finish(y_raw, {**paired.extra, INPUTS: x}, run_task)

@@ -39,6 +39,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -372,15 +373,13 @@ def finish(outputs: Tensor, extras: dict[str, Tensor], task_spec: str) -> Tensor
 def psnr_ssim(pred: Tensor, target: Tensor) -> tuple[float, float]:
     """Mean over images of PSNR (dB, data range 1, capped at 100 for identical images) and SSIM
     (scikit-image's, 7x7 window); both tensors (N, C, H, W) in [0, 1]."""
-    try:
+    try:  # here: scikit-image is optional and slow to import
         from skimage.metrics import structural_similarity
     except ImportError:
         raise GenzooError("PSNR/SSIM scores need scikit-image: pip install scikit-image") from None
 
     if pred.shape != target.shape:
         raise GenzooError(f"cannot score outputs of shape {tuple(pred.shape)} against targets {tuple(target.shape)}")
-    import numpy as np
-
     p = pred.detach().float().clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy()
     t = target.detach().float().clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy()
     win = min(7, p.shape[1], p.shape[2])
@@ -402,7 +401,7 @@ PATCH = 64
 
 
 def _photo(name: str) -> Any:
-    import skimage.data as sd
+    import skimage.data as sd  # here: optional (see psnr_ssim)
 
     if name.startswith("motorcycle"):
         left, right, _ = sd.stereo_motorcycle()
@@ -458,7 +457,7 @@ def _patches(patch: int) -> tuple[Tensor, Tensor, list[str]]:
 
 def _skimage_patches(arg: str | None, *, split: str, data_dir: str | None = None) -> RawImages:
     """RGB patches (64 px; skimage-patches:N for N px) of scikit-image's bundled photographs; no download."""
-    try:
+    try:  # here: optional (see psnr_ssim)
         import skimage  # noqa: F401
     except ImportError:
         raise GenzooError("skimage-patches needs scikit-image: pip install scikit-image") from None

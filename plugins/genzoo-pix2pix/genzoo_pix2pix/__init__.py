@@ -41,6 +41,7 @@ from genzoo.plugin import (
     ModelConfig,
     Phase,
     Recipe,
+    Samples,
     StepContext,
     comparison_rows,
     losses,
@@ -209,6 +210,7 @@ class Pix2PixModel(GenerativeModel):
     """generator: UNetGenerator; discriminator: PatchDiscriminator. Use :meth:`translate`."""
 
     sampling_network = "generator"
+    lacks_capabilities = (Samples,)  # sample() refuses: pix2pix translates given inputs
 
     def __init__(self, config: Pix2PixConfig):
         super().__init__(config)
@@ -222,6 +224,11 @@ class Pix2PixModel(GenerativeModel):
     @property
     def in_channels(self) -> int:
         return int(self.config.in_channels or self.config.channels)  # type: ignore[attr-defined]
+
+    @property
+    def directions(self) -> tuple[str, ...]:
+        """The one direction this model was trained for (TranslatesImages)."""
+        return (str(self.config.direction),)  # type: ignore[attr-defined]
 
     def sample(self, n: int, **kwargs: Any) -> Tensor:  # type: ignore[override]
         raise GenzooError(

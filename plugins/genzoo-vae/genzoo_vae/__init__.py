@@ -40,6 +40,7 @@ from genzoo.plugin import (
     GenzooError,
     LatentGMM,
     LatentModel,
+    Likelihood,
     ModelConfig,
     Phase,
     Recipe,
@@ -218,6 +219,7 @@ class VAEModel(LatentModel):
     """
 
     sampling_network = "generator"
+    latent_gmm: LatentGMM  # set in __init__; annotated so HasLatentMixture is seen on the class
 
     def __init__(self, config: VAEConfig):
         super().__init__(config)
@@ -351,6 +353,12 @@ class VAEModel(LatentModel):
                 log_qz = log_normal(z, mean, logvar)
                 out.append((torch.logsumexp(log_px + log_pz - log_qz, dim=0) - math.log(k)).float().cpu())
         return torch.cat(out)
+
+    def log_likelihood(self, images: Tensor, labels: Any = None, *, seed: int = 0, samples: int = 1) -> Likelihood:
+        """HasLikelihood: the ELBO, a lower bound on log p(x), per image (see :meth:`elbo`)."""
+        c = self.config
+        return Likelihood.from_nats(self.elbo(images, labels, samples=samples, seed=seed)["elbo"],
+                                    c.channels * c.image_size * c.image_size, exact=False)
 
     def anomaly_score(self, images: Tensor, labels: Any = None, *, seed: int = 0, samples: int = 4,
                       raw: bool = False) -> dict[str, Tensor]:
