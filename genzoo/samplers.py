@@ -19,7 +19,7 @@ from genzoo.registry import register_sampler
 class Sampler:
     """Base class. ``latents`` returns (n, latent_dim) float32 on the CPU."""
 
-    name: ClassVar[str] = ""
+    name: str = ""  # set by the registry from the key the sampler is registered under
     description: ClassVar[str] = ""
     options: ClassVar[tuple[str, ...]] = ()
     #: what a model must have to use this sampler, for the error when ``supports`` says no.
@@ -49,7 +49,6 @@ class Sampler:
 
 @register_sampler("normal")
 class NormalSampler(Sampler):
-    name = "normal"
     description = "the prior N(0, I)"
 
     def latents(self, model: Any, n: int, gen: torch.Generator, **opts: Any) -> Tensor:
@@ -63,7 +62,6 @@ class TruncatedNormalSampler(Sampler):
     Lower thresholds trade variety for fidelity (the "truncation trick").
     """
 
-    name = "truncated-normal"
     description = "N(0, I) truncated at |z| <= truncation (resample or clamp)"
     options = ("truncation", "truncation_mode")
 
@@ -88,7 +86,6 @@ class TruncatedNormalSampler(Sampler):
 class UniformSampler(Sampler):
     """U(-sqrt(3), sqrt(3)): zero mean, unit variance, bounded."""
 
-    name = "uniform"
     description = "uniform with unit variance, U(-sqrt 3, sqrt 3)"
 
     def latents(self, model: Any, n: int, gen: torch.Generator, **opts: Any) -> Tensor:
@@ -180,7 +177,6 @@ class GMMSampler(Sampler):
     ``latent_gmm`` (the vae and cvae families fit it at the end of training).
     """
 
-    name = "gmm"
     description = "Gaussian mixture fitted to the encoder's aggregate posterior after training (VAEs)"
     requires = "an encoder and a latent mixture fitted after training (vae, cvae)"
 
