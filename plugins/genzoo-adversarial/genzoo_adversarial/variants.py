@@ -43,7 +43,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from genzoo.plugin import Family, Recipe, adversarial_recipe
+from genzoo.plugin import Family, GenzooError, Recipe, adversarial_recipe
 
 from genzoo_adversarial.nets import AdversarialNetsConfig, AdversarialNetsModel
 
@@ -65,8 +65,10 @@ class AdversarialFamily(Family):
         self.description = description
         self.card_template = card_template
         self.supports_labels = supports_labels
+        unknown = sorted(set(preset) - set(AdversarialNetsConfig.field_names()))
+        if unknown:  # fail on import, not at the first run
+            raise GenzooError(f"unknown AdversarialNetsConfig field(s) in the preset: {', '.join(unknown)}")
         self.preset = preset
-        dataclasses.replace(AdversarialNetsConfig(), **preset)  # a misspelt field fails on import, not on use
 
     def default_config(self, **overrides: Any) -> AdversarialNetsConfig:
         config = dataclasses.replace(AdversarialNetsConfig(), **self.preset)
