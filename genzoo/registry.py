@@ -187,8 +187,8 @@ class Registry(Generic[T]):
             try:
                 self._items[name] = self._adopt(name, obj)
             except Exception as e:  # a misnamed or unconstructible plugin object: report it
-                info.status = f"failed: {e}".splitlines()[0] if isinstance(e, GenzooError) else (
-                    f"failed: {type(e).__name__}: {e}".splitlines()[0])
+                reason = str(e) if isinstance(e, GenzooError) else f"{type(e).__name__}: {e}"
+                info.status = f"failed: {reason}".splitlines()[0]
                 return
         self._origin[name] = info.distribution
         info.status = "ok"
