@@ -23,7 +23,9 @@ from torch import Tensor
 
 from genzoo.anomaly import anogan_scores
 from genzoo.config import ModelConfig
+from genzoo.errors import GenzooError
 from genzoo.family import LatentModel, Phase, Recipe, StepContext
+from genzoo.registry import losses
 from genzoo.regularizers import clip_weights, gradient_penalty
 
 
@@ -72,12 +74,9 @@ def _fake(ctx: StepContext, n: int) -> Tensor:
 
 
 def adversarial_recipe(model: AdversarialModel, config: AdversarialConfig) -> Recipe:
-    from genzoo.registry import losses
-
+    """Phases ``d`` (``d_steps`` discriminator updates) and ``g`` (one generator update)."""
     loss = losses.get(config.loss)
     if not hasattr(loss, "d") or not hasattr(loss, "g"):
-        from genzoo.errors import GenzooError
-
         raise GenzooError(f"loss '{config.loss}' is not an adversarial loss (it needs d and g parts)")
 
     def d_loss(ctx: StepContext) -> tuple[Tensor, dict[str, Tensor]]:

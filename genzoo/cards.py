@@ -1,8 +1,11 @@
-"""Model cards: README.md rendered from a template in ``cards/`` with the run's facts.
+"""Model cards: README.md rendered from the family's template with the run's facts.
 
-Template lookup, first found wins: the family's own ``card_template`` (a plugin may ship
-one: a path to a Markdown file, or the template text itself), ``cards/<family>.md`` shipped
-with genzoo, ``cards/default.md``. Templates are Jinja2 Markdown whose first block is
+A family names its template with ``Family.card_template``: a ``"package:resource.md"``
+reference (read with importlib.resources, so a plugin ships it inside its package), a path
+to a Markdown file, or the template text itself. Built-in families use the same mechanism:
+their templates live in the top-level ``cards/`` folder, packaged as ``genzoo.card_templates``
+(``"genzoo.card_templates:dcgan.md"``). A family without one, or an uninstalled family, gets
+``cards/default.md``. Templates are Jinja2 Markdown whose first block is
 ``---\\n{{ card_data }}\\n---``; huggingface_hub's ModelCard renders them and writes that YAML
 front matter from a ModelCardData, so the card parses on the Hub.
 
@@ -25,52 +28,82 @@ config_json, image_to_image, ...) plus the card metadata (license, tags, dataset
 from __future__ import annotations
 
 import json
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
+
+from genzoo.errors import GenzooError
 from genzoo.family import CARD_NAME
+from genzoo.io import write_text
+from genzoo.registry import families
 
 DEFAULT_LICENSE = "mit"
 REPO_PLACEHOLDER = "<user>/<model>"
 # genzoo dataset names -> dataset ids on the Hub, so the card links the data it was trained on.
 HUB_DATASETS = {"fashion-mnist": "zalando-datasets/fashion_mnist", "mnist": "ylecun/mnist",
                 "cifar10": "uoft-cs/cifar10", "digits": "sklearn-digits"}
+#: The package of the built-in templates (the top-level cards/ folder) and the default card.
+TEMPLATE_PACKAGE = "genzoo.card_templates"
+DEFAULT_TEMPLATE = f"{TEMPLATE_PACKAGE}:default.md"
+# "package.module:resource.md"; a path such as C:/cards/x.md does not match (the resource
+# part may not start with a slash or hold a colon or backslash).
+_RESOURCE = re.compile(r"^[A-Za-z_][\w.]*:[^/\\:\n][^:\\\n]*\.md$")
 
 
 def template_text(family_name: str) -> str:
-    """The card template for ``family_name`` (see the module docstring for the lookup order)."""
-    from genzoo.registry import families
-
+    """The card template of ``family_name``: its ``card_template``, else the default card."""
     try:
         own = getattr(families.get(family_name), "card_template", None)
-    except Exception:  # an uninstalled family still gets a card
+    except GenzooError:  # an uninstalled family still gets a card
         own = None
-    if own:
-        if isinstance(own, Path) or (isinstance(own, str) and "\n" not in own and own.endswith(".md")):
-            p = Path(own)
-            if not p.is_file():
-                from genzoo.errors import GenzooError
+    return read_template(own or DEFAULT_TEMPLATE, family_name)
 
-                raise GenzooError(f"family '{family_name}' names card template '{p}', which does not exist")
-            return p.read_text(encoding="utf-8")
-        return str(own)
-    for base in template_dirs():
-        for name in (f"{family_name}.md", "default.md"):
-            f = base / name
-            if f.is_file():
-                return f.read_text(encoding="utf-8")
-    raise FileNotFoundError("genzoo's cards/default.md is missing; reinstall genzoo")
+
+def read_template(ref: str | Path, family_name: str = "") -> str:
+    """Template text from a ``card_template`` value: "package:resource.md", a path, or the text."""
+    whose = f"family '{family_name}'" if family_name else "the family"
+    if isinstance(ref, str) and _RESOURCE.match(ref):
+        package, _, resource = ref.partition(":")
+        f = _resource(package, resource)
+        if f is None:
+            raise GenzooError(f"{whose} names card template '{ref}', which its package does not hold")
+        return f.read_text(encoding="utf-8")
+    if isinstance(ref, Path) or (isinstance(ref, str) and "\n" not in ref and ref.endswith(".md")):
+        p = Path(ref)
+        if not p.is_file():
+            raise GenzooError(f"{whose} names card template '{p}', which does not exist")
+        return p.read_text(encoding="utf-8")
+    return str(ref)
+
+
+def _resource(package: str, resource: str) -> Any:
+    """The file ``resource`` of ``package`` (a Traversable), or None when there is none."""
+    if package == TEMPLATE_PACKAGE:
+        bases = template_dirs()
+    else:
+        try:
+            bases = [resources.files(package)]
+        except (ModuleNotFoundError, TypeError):
+            return None
+    for base in bases:
+        f = base.joinpath(resource)
+        if f.is_file():
+            return f
+    return None
 
 
 def template_dirs() -> list[Any]:
-    """cards/ of a source checkout (editable installs), then the copy inside an installed wheel."""
+    """Where genzoo.card_templates lives: cards/ of a source checkout (an editable install does
+    not make that folder importable under its package name), then the copy inside a wheel."""
     dirs: list[Any] = []
     checkout = Path(__file__).resolve().parent.parent / "cards"
     if checkout.is_dir():
         dirs.append(checkout)
     try:
-        dirs.append(resources.files("genzoo.card_templates"))
+        dirs.append(resources.files(TEMPLATE_PACKAGE))
     except (ModuleNotFoundError, TypeError):
         pass
     return dirs
@@ -111,11 +144,9 @@ def card_facts(model: Any) -> dict[str, Any]:
 
 
 def _plugin_of(family: str) -> str:
-    from genzoo.registry import families
-
     try:
         return families.origin(family)
-    except Exception:
+    except GenzooError:
         return f"genzoo-{family}"
 
 
@@ -152,18 +183,14 @@ def _eval_row(e: dict[str, Any]) -> dict[str, Any]:
 
 
 def pipeline_tag_of(family_name: str) -> str:
-    from genzoo.registry import families
-
     try:
         return families.get(family_name).pipeline_tag
-    except Exception:
+    except GenzooError:
         return "unconditional-image-generation"
 
 
 def card_data(model: Any, facts: dict[str, Any] | None = None) -> Any:
     """The card's YAML metadata as a huggingface_hub ModelCardData."""
-    from huggingface_hub import ModelCardData
-
     facts = facts or card_facts(model)
     ds = facts["dataset"]
     tags = ["genzoo", model.family_name, "image-generation"]
@@ -186,8 +213,6 @@ def card_data(model: Any, facts: dict[str, Any] | None = None) -> Any:
 
 def render_card(model: Any) -> str:
     """README.md text for ``model``: YAML metadata + the family's template filled with its facts."""
-    from huggingface_hub import ModelCard
-
     facts = card_facts(model)
     data = card_data(model, facts)
     card = ModelCard.from_template(data, template_str=template_text(model.family_name), **facts)
@@ -202,8 +227,6 @@ def hub_dataset(name: str) -> str:
 
 def eval_results(model: Any, facts: dict[str, Any]) -> list[Any]:
     """meta['evaluation'] entries {metric, value, name, protocol[, dataset, split]} -> EvalResult."""
-    from huggingface_hub import EvalResult
-
     task = pipeline_tag_of(model.family_name)
     out = []
     for e in facts["evaluation"]:
@@ -227,8 +250,6 @@ def eval_results(model: Any, facts: dict[str, Any]) -> list[Any]:
 
 def write_card(model: Any, directory: str | Path) -> Path:
     """Render the card into ``directory/README.md`` (atomically)."""
-    from genzoo.io import write_text
-
     path = Path(directory) / CARD_NAME
     write_text(path, render_card(model))
     return path

@@ -407,24 +407,26 @@ class Family:
     Minimal plugin::
 
         class MyFamily(Family):
-            name = "mygan"
             config_class = MyConfig
             model_class = MyModel
             def recipe(self, model, config): return Recipe([Phase(...)])
 
     and in its pyproject: ``[project.entry-points."genzoo.families"] mygan = "my_pkg:MyFamily"``.
+    The entry-point key (or ``register_family``'s argument) is the family's name: the
+    registry sets ``name`` on the instance it stores.
     """
 
-    name: ClassVar[str] = ""
-    description: ClassVar[str] = ""
+    name: str = ""  # set by the registry from the key the family is registered under
+    description: str = ""
     config_class: ClassVar[type[ModelConfig]] = ModelConfig
     model_class: ClassVar[type[GenerativeModel]] = GenerativeModel
-    #: Markdown model-card template shipped with the plugin (None: cards/<name>.md or the default).
-    card_template: ClassVar[str | Path | None] = None
+    #: Markdown model-card template: a "package:resource.md" reference (read with importlib.resources),
+    #: a path to a Markdown file, or the template text itself. None: genzoo's default card.
+    card_template: str | Path | None = None
     #: "unconditional-image-generation", "text-to-image", "image-to-image" ...
     pipeline_tag: ClassVar[str] = "unconditional-image-generation"
     #: True if the family can use class labels (then `conditional` is switched on by default).
-    supports_labels: ClassVar[bool] = False
+    supports_labels: bool = False
     #: Dataset keys (beyond images/labels) the family needs, e.g. ("inputs",) for pix2pix.
     needs: ClassVar[tuple[str, ...]] = ()
 
@@ -476,4 +478,4 @@ class Family:
         return dataclasses.replace(config, **changes)
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "description": self.description, "config": self.config_class().to_dict()}
+        return {"name": self.name, "description": self.description, "config": self.default_config().to_dict()}

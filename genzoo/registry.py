@@ -16,6 +16,11 @@ Entry points are discovered lazily: listing names reads package metadata only, a
 plugin module is imported the first time one of its names is asked for. A plugin that
 fails to import is recorded with its reason and does not break the others.
 
+Names are written once: the key a family, sampler or metric is registered under (the
+entry-point key or the decorator's argument) is its name. The registry sets ``name`` on
+the object it stores; an object whose own ``name`` disagrees with its key is refused (for
+an entry point: reported as a failed plugin in ``genzoo plugins``, never fatal).
+
 Opt-out switches (environment):
   GENZOO_DISABLE_PLUGIN_AUTOLOAD=1   ignore every entry point (decorators still work)
   GENZOO_DISABLE_PLUGINS=a,b         ignore entry points named a and b, or from distributions a, b
@@ -25,8 +30,11 @@ from __future__ import annotations
 
 import contextvars
 import fnmatch
+import importlib
 import os
+import sys
 import threading
+import types
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib import metadata
@@ -67,9 +75,10 @@ class Registry(Generic[T]):
     """A dict of name -> object with entry-point discovery and helpful errors."""
 
     def __init__(self, kind: str, group: str | None = None, hint: str = "", builtins: str | None = None,
-                 instances: bool = False):
+                 instances: bool = False, named: bool = False):
         self.kind = kind
         self._instances = instances  # store an instance when a class is registered
+        self._named = named  # objects carry a `name`, which the registry sets from their key
         self._builtins = builtins  # core module that registers built-ins, imported on first use
         self.group = group or GROUPS[kind]
         self.hint = hint
@@ -90,11 +99,29 @@ class Registry(Generic[T]):
                         f"{self.kind} '{name}' is already registered "
                         f"(by {self._origin.get(name, 'genzoo')}); pick another name or pass override=True"
                     )
-                self._items[name] = o() if self._instances and isinstance(o, type) else o
+                self._items[name] = self._adopt(name, o)
                 self._origin[name] = _caller_distribution()
             return o
 
         return add if obj is None else add(obj)
+
+    def _adopt(self, name: str, obj: Any) -> Any:
+        """What to store under ``name``: an instance (for instance registries) named ``name``.
+
+        Raises GenzooError when ``obj`` already carries a different name.
+        """
+        if self._named:
+            own = getattr(obj, "name", None)
+            if own and own != name:
+                what = f"class {obj.__name__}" if isinstance(obj, type) else f"{type(obj).__name__} object"
+                raise GenzooError(
+                    f"{self.kind} '{name}' is a {what} whose name is '{own}'; the registered key is its only "
+                    f"name, so drop its `name = \"{own}\"` (or register it as '{own}')"
+                )
+        item = obj() if self._instances and isinstance(obj, type) else obj
+        if self._named and not getattr(item, "name", None):
+            item.name = name
+        return item
 
     def unregister(self, name: str) -> None:
         self._items.pop(name, None)
@@ -103,8 +130,6 @@ class Registry(Generic[T]):
     # -- discovery ------------------------------------------------------------------
     def _ensure_builtins(self) -> None:
         if self._builtins is not None:
-            import importlib
-
             mod, self._builtins = self._builtins, None
             importlib.import_module(mod)
 
@@ -156,10 +181,15 @@ class Registry(Generic[T]):
             _current_dist.reset(token)
         # An entry point may name the object itself, or a module that registers on import.
         if name not in self._items:
-            if _is_module(obj):
+            if isinstance(obj, types.ModuleType):
                 info.status = f"failed: module {ep.value} did not register {self.kind} '{name}'"
                 return
-            self._items[name] = obj() if self._instances and isinstance(obj, type) else obj
+            try:
+                self._items[name] = self._adopt(name, obj)
+            except Exception as e:  # a misnamed or unconstructible plugin object: report it
+                reason = str(e) if isinstance(e, GenzooError) else f"{type(e).__name__}: {e}"
+                info.status = f"failed: {reason}".splitlines()[0]
+                return
         self._origin[name] = info.distribution
         info.status = "ok"
 
@@ -213,8 +243,6 @@ class Registry(Generic[T]):
 
 def _caller_distribution() -> str:
     """The distribution whose code called register(): 'genzoo' for the core itself."""
-    import sys
-
     frame = sys._getframe(1)
     while frame is not None and frame.f_globals.get("__name__") == __name__:
         frame = frame.f_back  # type: ignore[assignment]
@@ -229,22 +257,17 @@ def _caller_distribution() -> str:
     return dists[0] if dists else (_current_dist.get() or top)
 
 
-def _is_module(obj: Any) -> bool:
-    import types
-
-    return isinstance(obj, types.ModuleType)
-
-
 _current_dist: contextvars.ContextVar[str | None] = contextvars.ContextVar("genzoo_dist", default=None)
 
 
 # The registries themselves. Families are Family objects; losses are callables;
 # samplers are Sampler objects; datasets are loader callables; metrics are Metric objects.
-families: Registry[Any] = Registry("family", instances=True, hint="Install its plugin, e.g. 'pip install genzoo-<name>'")
+families: Registry[Any] = Registry("family", instances=True, named=True,
+                                   hint="Install its plugin, e.g. 'pip install genzoo-<name>'")
 losses: Registry[Callable[..., Any]] = Registry("loss", builtins="genzoo.losses")
-samplers: Registry[Any] = Registry("sampler", builtins="genzoo.samplers", instances=True)
+samplers: Registry[Any] = Registry("sampler", builtins="genzoo.samplers", instances=True, named=True)
 datasets: Registry[Callable[..., Any]] = Registry("dataset", builtins="genzoo.data")
-metrics: Registry[Any] = Registry("metric", builtins="genzoo.metrics", instances=True)
+metrics: Registry[Any] = Registry("metric", builtins="genzoo.metrics", instances=True, named=True)
 
 REGISTRIES: dict[str, Registry[Any]] = {
     "families": families,

@@ -20,7 +20,7 @@ from genzoo.registry import register_sampler
 class Sampler:
     """Base class. ``latents`` returns (n, latent_dim) float32 on the CPU."""
 
-    name: ClassVar[str] = ""
+    name: str = ""  # set by the registry from the key the sampler is registered under
     description: ClassVar[str] = ""
     options: ClassVar[tuple[str, ...]] = ()
     #: what a model must have to use this sampler, for the error when ``supports`` says no.
@@ -50,7 +50,6 @@ class Sampler:
 
 @register_sampler("normal")
 class NormalSampler(Sampler):
-    name = "normal"
     description = "the prior N(0, I)"
 
     def latents(self, model: Any, n: int, gen: torch.Generator, **opts: Any) -> Tensor:
@@ -64,7 +63,6 @@ class TruncatedNormalSampler(Sampler):
     Lower thresholds trade variety for fidelity (the "truncation trick").
     """
 
-    name = "truncated-normal"
     description = "N(0, I) truncated at |z| <= truncation (resample or clamp)"
     options = ("truncation", "truncation_mode")
 
@@ -89,7 +87,6 @@ class TruncatedNormalSampler(Sampler):
 class UniformSampler(Sampler):
     """U(-sqrt(3), sqrt(3)): zero mean, unit variance, bounded."""
 
-    name = "uniform"
     description = "uniform with unit variance, U(-sqrt 3, sqrt 3)"
 
     def latents(self, model: Any, n: int, gen: torch.Generator, **opts: Any) -> Tensor:
@@ -182,7 +179,6 @@ class GMMSampler(Sampler):
     autoencoder can do the same), so it lives in core beside the other samplers.
     """
 
-    name = "gmm"
     description = "Gaussian mixture fitted to the encoder's aggregate posterior after training (VAEs)"
     requires = "an encoder and a latent mixture fitted after training (vae, cvae)"
 

@@ -175,6 +175,36 @@ def test_paper_defaults():
     assert c.conditional and c.d_conditioning == "concat" and families.get("cgan").supports_labels
 
 
+
+def test_the_four_variants_are_presets_of_one_family_definition():
+    from genzoo.hub import create
+    from genzoo_adversarial import AdversarialFamily, AdversarialNetsConfig, AdversarialNetsModel
+
+    names = ["gan", "wgan", "wgan-gp", "cgan"]
+    for name in names:
+        fam = families.get(name)
+        assert type(fam) is AdversarialFamily and fam.config_class is AdversarialNetsConfig
+        m = create(name, image_size=16, g_width=8, d_width=8)
+        assert type(m) is AdversarialNetsModel and m.family_name == name
+    assert not AdversarialFamily.__subclasses__() and not AdversarialNetsModel.__subclasses__()
+    assert not AdversarialNetsConfig.__subclasses__()
+    configs = [families.get(n).default_config().to_dict() for n in names]
+    assert all(c.keys() == configs[0].keys() for c in configs)  # one field set
+    assert len({json.dumps(c, sort_keys=True) for c in configs}) == 4  # four presets
+    with pytest.raises(GenzooError, match="unknown AdversarialNetsConfig field\\(s\\) in the preset: d_stepz"):
+        AdversarialFamily("typo", card_template="genzoo.card_templates:gan.md", d_stepz=2)
+
+
+def test_info_shows_each_variants_own_defaults(cli):
+    rows = {}
+    for name in ("gan", "wgan"):
+        code, out, _ = cli("info", name)
+        assert code == 0
+        rows[name] = {line.split()[0]: line.split()[-1] for line in out.splitlines() if "│" in line}
+    assert rows["gan"]["steps"] == "6000" and rows["gan"]["d_dropout"] == "0.3" and rows["gan"]["optimizer"] == "'adam'"
+    assert rows["wgan"]["steps"] == "2000" and rows["wgan"]["clip_value"] == "0.01" and rows["wgan"]["optimizer"] == "'rmsprop'"
+
+
 def test_wgan_gp_critic_has_no_batch_norm_and_refuses_it():
     from genzoo.hub import create
 

@@ -440,6 +440,41 @@ def test_family_card_template_and_default(tiny_run, tmp_path, monkeypatch):
     assert "Inline <user>/<model>" in render_card(model)
 
 
+
+BUILTIN_FAMILIES = ["cgan", "cvae", "dcgan", "diffusion", "gan", "pix2pix", "vae", "wgan", "wgan-gp"]
+
+
+def test_builtin_card_templates_come_through_family_card_template(monkeypatch):
+    """Built-ins name their template in cards/ as a plugin would ("package:resource");
+    cards.py no longer looks a template up by the family's name."""
+    from genzoo.cards import DEFAULT_TEMPLATE, read_template, template_dirs, template_text
+    from genzoo.registry import families
+
+    cards_dir = template_dirs()[0]
+    for name in BUILTIN_FAMILIES:
+        ref = families.get(name).card_template
+        assert ref == f"genzoo.card_templates:{name}.md"
+        assert template_text(name) == read_template(ref) == (cards_dir / f"{name}.md").read_text()
+    monkeypatch.setattr(type(families.get("dcgan")), "card_template", None)
+    assert (cards_dir / "dcgan.md").is_file()
+    assert template_text("dcgan") == read_template(DEFAULT_TEMPLATE) == (cards_dir / "default.md").read_text()
+
+
+def test_card_template_as_a_package_resource(tmp_path, monkeypatch):
+    from genzoo.cards import read_template
+
+    pkg = tmp_path / "genzoo_cardpkg_test"
+    (pkg / "cards").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "cards" / "mine.md").write_text("---\n{{ card_data }}\n---\nMine\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert read_template("genzoo_cardpkg_test:cards/mine.md").endswith("Mine\n")
+    with pytest.raises(GenzooError, match="names card template 'genzoo_cardpkg_test:nope.md', which its package"):
+        read_template("genzoo_cardpkg_test:nope.md", "toy")
+    with pytest.raises(GenzooError, match="which its package does not hold"):
+        read_template("genzoo_no_such_pkg_xyz:card.md", "toy")
+
+
 def test_pipeline_tag_comes_from_the_family(tiny_run, monkeypatch):
     from genzoo.cards import render_card
     from genzoo.registry import families

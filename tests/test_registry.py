@@ -7,6 +7,7 @@ from importlib import metadata
 import pytest
 
 from genzoo.errors import GenzooError, UnknownNameError
+from genzoo.family import Family
 from genzoo.registry import Registry, families
 
 
@@ -98,6 +99,82 @@ def test_opt_out_switches(monkeypatch):
     monkeypatch.setenv("GENZOO_DISABLE_PLUGIN_AUTOLOAD", "1")
     reg2: Registry = Registry("loss", group="genzoo.test-plugins")
     assert reg2.names() == []
+
+
+
+# ------------------------------------------------------------------------------------------
+# names are written once: the registered key is the name
+# ------------------------------------------------------------------------------------------
+class MisnamedFamily(Family):
+    """Says it is 'other' while its entry point calls it 'misnamed'."""
+
+    name = "other"
+
+
+class UnnamedFamily(Family):
+    pass
+
+
+def test_a_decorator_registered_family_or_sampler_gets_its_key_as_name():
+    reg: Registry = Registry("family", group="genzoo.test-none", instances=True, named=True)
+
+    @reg.register("mine")
+    class Mine(Family):
+        pass
+
+    assert reg.get("mine").name == "mine" and reg.get("mine").build(reg.get("mine").default_config()).family_name == "mine"
+    with pytest.raises(GenzooError, match=r"family 'yours' is a class MisnamedFamily whose name is 'other'; "
+                                          r"the registered key is its only name"):
+        reg.register("yours", MisnamedFamily)
+    assert "yours" not in reg
+    reg.register("other", MisnamedFamily)  # a name that agrees is fine
+    assert reg.get("other").name == "other"
+
+
+def test_builtin_families_and_samplers_are_named_by_their_keys_alone():
+    from genzoo.registry import samplers
+
+    for name in families.names():
+        fam = families.get(name)
+        assert fam.name == name
+        assert all("name" not in vars(c) for c in type(fam).__mro__[:-2]), f"{name} writes its name again"
+    for name in samplers.names():
+        assert samplers.get(name).name == name
+        assert "name" not in vars(type(samplers.get(name))), f"sampler {name} writes its name again"
+
+
+def test_an_entry_point_whose_object_disagrees_with_its_key_is_a_reported_plugin_failure(monkeypatch):
+    eps = [metadata.EntryPoint("misnamed", f"{__name__}:MisnamedFamily", "genzoo.test-plugins"),
+           metadata.EntryPoint("plain", f"{__name__}:UnnamedFamily", "genzoo.test-plugins")]
+    _fake_eps(monkeypatch, eps)
+    reg: Registry = Registry("family", group="genzoo.test-plugins", instances=True, named=True)
+    status = {p.name: p.status for p in reg.plugins()}  # what `genzoo plugins` shows; nothing raised
+    assert status["misnamed"] == (
+        "failed: family 'misnamed' is a class MisnamedFamily whose name is 'other'; the registered key is its "
+        "only name, so drop its `name = \"other\"` (or register it as 'other')")
+    assert status["plain"] == "ok" and reg.get("plain").name == "plain"
+    with pytest.raises(GenzooError, match="could not be loaded"):
+        reg.get("misnamed")
+
+
+def test_genzoo_plugins_reports_a_misnamed_family(monkeypatch, cli):
+    ep = metadata.EntryPoint("misnamed", f"{__name__}:MisnamedFamily", "genzoo.families")
+    real = metadata.entry_points
+
+    def fake(**kw):
+        found = list(real(**kw))
+        return found + [ep] if kw.get("group") == "genzoo.families" else found
+
+    monkeypatch.setattr(metadata, "entry_points", fake)
+    families.refresh()
+    try:
+        code, out, _ = cli("plugins")
+        assert code == 0
+        assert "misnamed" in out and "whose name is 'other'" in " ".join(out.split())
+        assert families.get("gan").name == "gan"  # the others still load
+    finally:
+        monkeypatch.undo()
+        families.refresh()
 
 
 def test_builtin_registries_have_the_core_entries():

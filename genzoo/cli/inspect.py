@@ -84,11 +84,11 @@ def info(family: str) -> None:
     table.add_column("config key", style="cyan")
     table.add_column("type")
     table.add_column("default")
+    defaults = fam.default_config()  # not the class's field defaults: a family may preset its own
     for f in dataclasses.fields(fam.config_class):
         tp = hints[f.name]
         name = getattr(tp, "__name__", str(tp).replace("typing.", ""))
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
-        table.add_row(f.name, name, repr(default))
+        table.add_row(f.name, name, repr(getattr(defaults, f.name)))
     out.print(table)
     out.print("set any of these with [bold]--set key=value[/] or --config FILE.json")
 

@@ -1,13 +1,13 @@
 """Adversarial families for genzoo: ``gan``, ``wgan``, ``wgan-gp`` and ``cgan``.
 
-Each family is a config (defaults from its paper), networks (``nets.py``) and the shared
-adversarial recipe; the genzoo engine trains them all. Losses come from genzoo's loss
-registry (``genzoo list losses``), the gradient penalty and weight clipping from its
-regularisers. Uses only the public plugin API (genzoo.plugin) plus genzoo-dcgan's networks.
+One family definition (:class:`AdversarialFamily`: one config class, one model class, the
+shared adversarial recipe) and four variants of it, each a preset of paper defaults
+(``variants.py``); the networks are in ``nets.py``. The genzoo engine trains them all. Losses
+come from genzoo's loss registry (``genzoo list losses``), the gradient penalty and weight
+clipping from its regularisers. Uses only the public plugin API (genzoo.plugin) plus
+genzoo-dcgan's networks.
 """
 
-from genzoo_adversarial.cgan import CGANConfig, CGANFamily, CGANModel
-from genzoo_adversarial.gan import GANConfig, GANFamily, GANModel
 from genzoo_adversarial.nets import (
     AdversarialNetsConfig,
     AdversarialNetsModel,
@@ -15,12 +15,11 @@ from genzoo_adversarial.nets import (
     MLPDiscriminator,
     MLPGenerator,
 )
-from genzoo_adversarial.wgan import WGANConfig, WGANFamily, WGANGPConfig, WGANGPFamily, WGANModel
+from genzoo_adversarial.variants import AdversarialFamily, cgan, gan, wgan, wgan_gp
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "AdversarialNetsConfig", "AdversarialNetsModel", "CGANConfig", "CGANFamily", "CGANModel",
-    "ConvProjectionDiscriminator", "GANConfig", "GANFamily", "GANModel", "MLPDiscriminator",
-    "MLPGenerator", "WGANConfig", "WGANFamily", "WGANGPConfig", "WGANGPFamily", "WGANModel",
+    "AdversarialFamily", "AdversarialNetsConfig", "AdversarialNetsModel", "ConvProjectionDiscriminator",
+    "MLPDiscriminator", "MLPGenerator", "cgan", "gan", "wgan", "wgan_gp",
 ]

@@ -1,4 +1,4 @@
-"""Networks shared by the gan, wgan, wgan-gp and cgan families, and the model that holds them.
+"""Networks of the adversarial family (gan, wgan, wgan-gp, cgan), its config and the model that holds them.
 
 Two architectures, chosen by the config's ``arch``:
 
@@ -34,7 +34,7 @@ LABEL_EMBED_STD = 0.3  # init scale of concatenated label embeddings (see Advers
 
 @dataclass
 class AdversarialNetsConfig(AdversarialConfig):
-    """Settings of the networks; each family subclasses this with its own defaults."""
+    """The config of every adversarial variant; each one presets its own defaults (variants.py)."""
 
     arch: str = "mlp"  # mlp | conv
     g_width: int = 256  # mlp: G's first hidden width (doubling per layer); conv: as in dcgan
@@ -172,7 +172,7 @@ def check_config(config: AdversarialNetsConfig) -> None:
 
 
 class AdversarialNetsModel(AdversarialModel):
-    """generator + discriminator built from an :class:`AdversarialNetsConfig`."""
+    """The model of every adversarial variant: generator + discriminator built from its config."""
 
     def __init__(self, config: AdversarialNetsConfig):
         super().__init__(config)

@@ -144,7 +144,7 @@ class DCGANModel(AdversarialModel):
 
 
 class DCGANFamily(Family):
-    name = "dcgan"
+    card_template = "genzoo.card_templates:dcgan.md"
     description = "Deep convolutional GAN (Radford et al. 2016); 16-128 px, gray or RGB"
     config_class = DCGANConfig
     model_class = DCGANModel

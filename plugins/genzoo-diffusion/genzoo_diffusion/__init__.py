@@ -379,7 +379,7 @@ def diffusion_loss(ctx: StepContext) -> Tensor:
 
 
 class DiffusionFamily(Family):
-    name = "diffusion"
+    card_template = "genzoo.card_templates:diffusion.md"
     description = "Denoising diffusion (DDPM training; ddpm/ddim samplers, guidance, inpainting); 16-64 px, gray or RGB"
     config_class = DiffusionConfig
     model_class = DiffusionModel

@@ -119,7 +119,6 @@ def _frame_indices(n_steps: int, frames: int) -> list[int]:
 
 
 class DDPMSampler(DiffusionSampler):
-    name = "ddpm"
     description = "diffusion: ancestral sampling over all T timesteps (Ho et al. 2020)"
     options = ("guidance", "clip")
     refused_hints = {"steps": "ddpm always runs all timesteps; use --sampler ddim for fewer"}
@@ -140,7 +139,6 @@ class DDPMSampler(DiffusionSampler):
 
 
 class DDIMSampler(DiffusionSampler):
-    name = "ddim"
     description = "diffusion: DDIM on `steps` timesteps (default 50), eta 0 = deterministic (Song et al. 2021)"
     options = ("guidance", "clip", "steps", "eta", "spacing")
 

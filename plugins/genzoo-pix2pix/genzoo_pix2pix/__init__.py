@@ -316,7 +316,7 @@ def _recipe(model: Pix2PixModel, config: Pix2PixConfig) -> Recipe:
 
 
 class Pix2PixFamily(Family):
-    name = "pix2pix"
+    card_template = "genzoo.card_templates:pix2pix.md"
     description = "pix2pix (Isola et al. 2017): paired image-to-image translation, U-Net + PatchGAN; 32-256 px"
     config_class = Pix2PixConfig
     model_class = Pix2PixModel

@@ -525,7 +525,7 @@ def vae_recipe(model: VAEModel, config: VAEConfig) -> Recipe:
 
 
 class VAEFamily(Family):
-    name = "vae"
+    card_template = "genzoo.card_templates:vae.md"
     description = "Variational autoencoder (Kingma & Welling 2014): conv encoder/decoder, ELBO, gmm sampler"
     config_class = VAEConfig
     model_class = VAEModel
@@ -541,6 +541,6 @@ class CVAEConfig(VAEConfig):
 
 
 class CVAEFamily(VAEFamily):
-    name = "cvae"
+    card_template = "genzoo.card_templates:cvae.md"
     description = "Class-conditional VAE (Sohn et al. 2015): the vae with labels into encoder and decoder"
     config_class = CVAEConfig
