@@ -309,6 +309,55 @@ def test_trajectory(model):
     assert roughness(traj[:, 0]) > 1.5 * roughness(traj[:, -1])
 
 
+def test_step_hooks_see_every_step_and_can_change_x(model):
+    """The one sampling loop calls each hook once per step (t, t_prev from the timesteps, then
+    once per take when resampling); a tensor a hook returns becomes x for the rest of the way."""
+    s = model.get_sampler("ddim")
+    ts = s.timesteps(model, steps=5)
+    x_T = torch.randn(2, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    gen = torch.Generator().manual_seed(1)
+    def noise():
+        return torch.randn(2, 1, 8, 8, generator=gen)
+    seen = []
+    def record(step):
+        seen.append((step.i, step.t, step.t_prev, step.round))
+        assert step.x.shape == step.x0.shape == step.eps.shape == x_T.shape
+    with torch.no_grad():
+        plain = s.run(model, x_T, None, noise, steps=5)
+        recorded = s.run(model, x_T, None, noise, hooks=[record], steps=5)
+        assert torch.equal(recorded, plain)  # a hook returning None changes nothing
+        assert seen == [(i, t, ([*ts[1:], -1])[i], 0) for i, t in enumerate(ts)]
+        clamped = s.run(model, x_T, None, noise, hooks=[lambda step: step.x.clamp(-0.1, 0.1)], steps=5)
+        assert clamped.abs().max() <= 0.1
+        assert not torch.equal(clamped, plain.clamp(-0.1, 0.1))  # the clamped x fed the later steps
+        seen.clear()
+        s.run(model, x_T, None, noise, hooks=[record], resample=3, steps=5)
+    # every step but the last taken 3 times, each take seen by the hook
+    assert [(i, r) for i, _, _, r in seen] == [(i, r) for i in range(4) for r in range(3)] + [(4, 0)]
+
+
+def test_timesteps_computed_once_per_call(model, monkeypatch):
+    """sample, trajectory, inpaint and denoise_from ask the sampler for its timesteps once, however many batches."""
+    from genzoo_diffusion.samplers import DDIMSampler
+
+    calls = []
+    original = DDIMSampler.timesteps
+    def counting(self, m, **opts):
+        calls.append(opts)
+        return original(self, m, **opts)
+    monkeypatch.setattr(DDIMSampler, "timesteps", counting)
+    x = torch.rand(3, 1, 8, 8)
+    hole = torch.zeros(8, 8)
+    hole[2:6, 2:6] = 1
+    for call in (lambda: model.sample(3, seed=0, steps=3, batch_size=2),
+                 lambda: model.sample_trajectory(3, seed=0, steps=3, frames=3, batch_size=2),
+                 lambda: model.inpaint(x, hole, steps=3, resample=2, batch_size=2),
+                 lambda: model.denoise_from(torch.randn(3, 1, 8, 8), steps=3, batch_size=2)):
+        calls.clear()
+        call()
+        assert len(calls) == 1
+
+
 def test_v_prediction_trains(tmp_path):
     from genzoo.engine import train
 

@@ -38,13 +38,23 @@ from genzoo.plugin import (
     to_signed,
     to_unit,
 )
-from genzoo_diffusion.samplers import DDIMSampler, DDPMSampler, DiffusionSampler, ddim_timesteps
+from genzoo_diffusion.samplers import (
+    DDIMSampler,
+    DDPMSampler,
+    DenoiseStep,
+    DiffusionSampler,
+    StepHook,
+    Trajectory,
+    ddim_timesteps,
+    known_region,
+)
 from genzoo_diffusion.schedule import NoiseSchedule
 from genzoo_diffusion.unet import UNet, default_attention, default_channel_mult
 
 __version__ = "0.1.0"
 __all__ = ["DiffusionConfig", "DiffusionModel", "DiffusionFamily", "NoiseSchedule", "UNet", "DDPMSampler",
-           "DDIMSampler", "ddim_timesteps"]
+           "DDIMSampler", "DiffusionSampler", "DenoiseStep", "StepHook", "Trajectory", "ddim_timesteps",
+           "known_region"]
 
 PREDICTIONS = ("eps", "v")
 
@@ -94,6 +104,15 @@ def sizes_for(config: DiffusionConfig, image_size: int) -> DiffusionConfig:
         channel_mult=mult,
         attention_resolutions=tuple(config.attention_resolutions) or default_attention(image_size, mult),
     )
+
+
+@dataclass
+class _Plan:
+    """A checked sampling request: the sampler, its timesteps (computed once) and its options."""
+
+    sampler: DiffusionSampler
+    timesteps: list[int]
+    opts: dict[str, Any]
 
 
 class DiffusionModel(GenerativeModel):
@@ -165,7 +184,8 @@ class DiffusionModel(GenerativeModel):
             raise GenzooError(f"sampler '{name}' cannot drive a diffusion model (usable: {', '.join(self.sampler_names())})")
         return s
 
-    def _prepare(self, sampler: str | None, opts: dict[str, Any], labels: Tensor | None) -> tuple[DiffusionSampler, dict[str, Any]]:
+    def _prepare(self, sampler: str | None, opts: dict[str, Any]) -> _Plan:
+        """Check a sampling request; its timesteps are computed here, once per call."""
         s = self.get_sampler(sampler)
         opts = {k: v for k, v in opts.items() if v is not None}
         s.check_options(opts)
@@ -178,8 +198,7 @@ class DiffusionModel(GenerativeModel):
             opts["steps"] = int(opts["steps"])
         if "clip" in opts and isinstance(opts["clip"], (str, int)):
             opts["clip"] = str(opts["clip"]).lower() in ("1", "true", "yes", "on")
-        s.timesteps(self, **opts)  # validate early
-        return s, opts
+        return _Plan(s, s.timesteps(self, **opts), opts)  # bad steps or spacing fail here, before any work
 
     def _sample_all(self, n: int, gen: torch.Generator, labels: Tensor | None, *, sampler: str | None,
                     batch_size: int, progress: bool = False, **kwargs: Any) -> Tensor:
@@ -188,29 +207,45 @@ class DiffusionModel(GenerativeModel):
 
     def _run(self, n: int, gen: torch.Generator, labels: Tensor | None, sampler: str | None, batch_size: int,
              progress: bool, frames: int, opts: dict[str, Any]) -> tuple[Tensor, Tensor | None]:
-        s, opts = self._prepare(sampler, opts, labels)
+        plan = self._prepare(sampler, opts)
         gens = _image_generators(gen, n)
-        x_T = torch.cat([s.latents(self, 1, g) for g in gens])
-        return self._denoise_batches(s, x_T, labels, gens, batch_size, progress, frames, opts)
+        x_T = torch.cat([plan.sampler.latents(self, 1, g) for g in gens])
+        return self._denoise_batches(plan, x_T, labels, gens, batch_size=batch_size, progress=progress, frames=frames)
 
-    def _denoise_batches(self, s: DiffusionSampler, x_T: Tensor, labels: Tensor | None, gens: list[torch.Generator],
-                         batch_size: int, progress: bool, frames: int, opts: dict[str, Any]) -> tuple[Tensor, Tensor | None]:
-        n = x_T.shape[0]
-        ts = s.timesteps(self, **opts)
+    def _denoise_batches(self, plan: _Plan, x_T: Tensor, labels: Tensor | None, gens: list[torch.Generator], *,
+                         batch_size: int, progress: bool = False, frames: int = 0, known: Tensor | None = None,
+                         mask: Tensor | None = None, resample: int = 1) -> tuple[Tensor, Tensor | None]:
+        """Run the sampler loop over x_T (N, C, S, S) batch by batch; image i's noise comes from gens[i].
+
+        With ``known`` and ``mask`` (N, C, S, S; known in model range, mask 1 = fill) the pixels
+        where mask is 0 follow ``known`` (RePaint), each step taken ``resample`` times.
+        Returns x_0 (N, C, S, S) in model range, unclamped, and the trajectory (N, F, C, S, S)
+        when ``frames`` (else None).
+        """
+        n, ts = x_T.shape[0], plan.timesteps
         outs, trajs = [], []
         bar = make_progress(transient=True)
-        if not progress:
-            bar.disable = True
+        bar.disable = not progress
         with bar:
-            task = bar.add_task(f"{s.name} sampling", total=len(ts) * math.ceil(n / batch_size))
+            evals = (len(ts) - 1) * resample + 1  # network passes per batch: the last step is taken once
+            what = "inpainting" if known is not None else "sampling"
+            task = bar.add_task(f"{plan.sampler.name} {what}", total=evals * math.ceil(n / batch_size))
             for i in range(0, n, batch_size):
-                xb = x_T[i : i + batch_size].to(self.device)
-                yb = labels[i : i + batch_size].to(self.device) if labels is not None else None
-                x0, traj = s.run(self, xb, yb, _noise_from(gens[i : i + batch_size], xb), frames=frames,
-                                 on_step=lambda: bar.advance(task), **opts)
+                b = slice(i, i + batch_size)
+                xb = x_T[b].to(self.device)
+                yb = labels[b].to(self.device) if labels is not None else None
+                noise = _noise_from(gens[b], xb)
+                hooks: list[StepHook] = []
+                if known is not None and mask is not None:
+                    hooks.append(known_region(self, known[b].to(self.device), mask[b].to(self.device), noise))
+                traj = Trajectory(xb, len(ts), frames) if frames else None
+                if traj is not None:
+                    hooks.append(traj)
+                hooks.append(lambda step: bar.advance(task))
+                x0 = plan.sampler.run(self, xb, yb, noise, timesteps=ts, hooks=hooks, resample=resample, **plan.opts)
                 outs.append(x0.cpu())
-                if frames:
-                    trajs.append(torch.stack(traj, dim=1))
+                if traj is not None:
+                    trajs.append(traj.stacked())
         return torch.cat(outs), (torch.cat(trajs) if frames else None)
 
     @torch.inference_mode()
@@ -234,9 +269,9 @@ class DiffusionModel(GenerativeModel):
             generators = _image_generators(torch.Generator().manual_seed(int(seed)), n)
         if len(generators) != n:
             raise GenzooError(f"got {len(generators)} generators for {n} images; give one per image")
-        s, opts = self._prepare(sampler, opts, y)
+        plan = self._prepare(sampler, opts)
         with self.evaluating():
-            x, _ = self._denoise_batches(s, x_T.float(), y, generators, batch_size, False, 0, opts)
+            x, _ = self._denoise_batches(plan, x_T.float(), y, generators, batch_size=batch_size)
         return x
 
     @torch.inference_mode()
@@ -267,7 +302,8 @@ class DiffusionModel(GenerativeModel):
         At every step the known region of x_{t'} is replaced by the original noised to t'
         (Lugmayr et al. 2022, arXiv:2201.09865); with ``resample`` r > 1 each step is
         repeated r times, re-noising x_{t'} back to x_t in between, which lets the generated
-        part agree with the known part.
+        part agree with the known part. Both go through the sampler's one loop
+        (:meth:`DiffusionSampler.run`: a step hook and its ``resample`` option).
 
         Args:
             images: (N, C, S, S) in [0, 1].
@@ -285,52 +321,29 @@ class DiffusionModel(GenerativeModel):
         if resample < 1:
             raise GenzooError(f"resample must be at least 1, got {resample}")
         n = images.shape[0]
-        m = mask.float()
-        while m.ndim < 4:
-            m = m.unsqueeze(0)
-        if tuple(m.shape[-2:]) != (c.image_size, c.image_size) or m.shape[0] not in (1, n) or m.shape[1] not in (1, c.channels):
-            raise GenzooError(f"mask shape {tuple(mask.shape)} does not fit images {tuple(images.shape)}; give (N|1, 1, H, W)")
-        m = (m > 0.5).float().expand(n, c.channels, -1, -1)
+        m = self._fill_mask(mask, images)
         images = images.float().cpu()
         y = self.check_labels(labels, n) if labels is not None else None
         opts: dict[str, Any] = {"steps": steps, "eta": eta} if sampler == "ddim" else {}
         if guidance is not None:
             opts["guidance"] = guidance
-        s, opts = self._prepare(sampler, opts, y)
-        ts = s.timesteps(self, **opts)
+        plan = self._prepare(sampler, opts)
         gens = _image_generators(torch.Generator().manual_seed(int(seed)), n)
-        guidance_w = float(opts.pop("guidance", 1.0))
-        clip = bool(opts.pop("clip", True))
-        outs = []
-        bar = make_progress(transient=True)
-        bar.disable = not progress
-        with self.evaluating(), bar:
-            task = bar.add_task("inpainting", total=len(ts) * resample * math.ceil(n / batch_size))
-            for i in range(0, n, batch_size):
-                known = to_signed(images[i : i + batch_size]).to(self.device)
-                mb = m[i : i + batch_size].to(self.device)
-                yb = y[i : i + batch_size].to(self.device) if y is not None else None
-                gb = gens[i : i + batch_size]
-                x = torch.cat([s.latents(self, 1, g) for g in gb]).to(self.device)
-                noise = _noise_from(gb, known)
-                for j, t in enumerate(ts):
-                    t_prev = ts[j + 1] if j + 1 < len(ts) else -1
-                    ab_t, ab_prev = self.schedule.abar(t), self.schedule.abar(t_prev)
-                    rounds = resample if t_prev >= 0 else 1
-                    for r in range(rounds):
-                        x0, eps = self.predict_x0_eps(x, t, yb, guidance=guidance_w, clip=clip)
-                        mean, sigma = s.step(self, x, x0, eps, t, t_prev, **opts)
-                        gen_part = mean + sigma * noise() if sigma > 0 else mean
-                        known_part = math.sqrt(ab_prev) * known + math.sqrt(1 - ab_prev) * noise() if t_prev >= 0 else known
-                        x_prev = mb * gen_part + (1 - mb) * known_part
-                        if r + 1 < rounds:  # back to t: q(x_t | x_t') for the jump t' -> t
-                            a = ab_t / ab_prev
-                            x = math.sqrt(a) * x_prev + math.sqrt(1 - a) * noise()
-                        bar.advance(task)
-                    x = x_prev
-                outs.append(x.cpu())
-        filled = to_unit(torch.cat(outs).float())
-        return torch.where(m > 0.5, filled, images)
+        x_T = torch.cat([plan.sampler.latents(self, 1, g) for g in gens])
+        with self.evaluating():
+            x, _ = self._denoise_batches(plan, x_T, y, gens, batch_size=batch_size, progress=progress,
+                                         known=to_signed(images), mask=m, resample=resample)
+        return torch.where(m > 0.5, to_unit(x.float()), images)
+
+    def _fill_mask(self, mask: Tensor, images: Tensor) -> Tensor:
+        """An inpainting mask, any shape ``inpaint`` takes, as (N, C, S, S) float of 0 / 1 (1 = fill)."""
+        c, n = self.config, images.shape[0]
+        m = mask.float()
+        while m.ndim < 4:
+            m = m.unsqueeze(0)
+        if tuple(m.shape[-2:]) != (c.image_size, c.image_size) or m.shape[0] not in (1, n) or m.shape[1] not in (1, c.channels):
+            raise GenzooError(f"mask shape {tuple(mask.shape)} does not fit images {tuple(images.shape)}; give (N|1, 1, H, W)")
+        return (m > 0.5).float().expand(n, c.channels, -1, -1)
 
 
 def _usable(name: str, model: Any) -> bool:

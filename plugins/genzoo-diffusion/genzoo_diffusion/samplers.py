@@ -12,6 +12,10 @@ network's prediction into an estimate of the clean image x0 (clipped to [-1, 1] 
   eta = 0 is deterministic; eta = 1 with K = T is exactly ``ddpm``. When x0 is clipped,
   eps is recomputed from the clipped x0 so that the two stay consistent.
 
+``DiffusionSampler.run`` is the one loop over the timesteps. Step hooks called after every
+step see x, x0 and eps and may replace x: trajectories (``Trajectory``) and RePaint
+inpainting (``known_region`` with ``resample``) are hooks, not loops of their own.
+
 Noise z is drawn only where sigma > 0, one (1, C, H, W) tensor per image per step from that
 image's own CPU generator: the same seed gives the same images whatever the batch size
 or device (see ``DiffusionModel.sample``).
@@ -20,7 +24,8 @@ or device (see ``DiffusionModel.sample``).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
@@ -59,8 +64,35 @@ def ddim_timesteps(T: int, steps: int, spacing: str = "trailing") -> list[int]:
     return ts
 
 
+@dataclass(frozen=True)
+class DenoiseStep:
+    """What a step hook sees after one step t -> t_prev. Tensors are (B, C, S, S) in model range."""
+
+    i: int  # index of t in the timesteps
+    t: int
+    t_prev: int  # -1 after the last step, where x is x_0
+    x: Tensor  # x_{t_prev} as the sampler (and the hooks before this one) left it
+    x0: Tensor  # the x_0 estimate at t (clipped unless clip=False)
+    eps: Tensor  # the noise estimate at t, consistent with x0
+    round: int = 0  # 0 .. rounds - 1: which take of this step, when resampling
+    rounds: int = 1
+
+    @property
+    def last_round(self) -> bool:
+        """True on the take whose x the loop goes on from."""
+        return self.round + 1 == self.rounds
+
+
+# Called after every step; a returned tensor (shaped like step.x) replaces x, None keeps it.
+StepHook = Callable[[DenoiseStep], Tensor | None]
+
+
 class DiffusionSampler(Sampler):
-    """Base of the diffusion samplers: timesteps, one step rule, and the shared loop."""
+    """Base of the diffusion samplers: timesteps, one step rule, and the one sampling loop.
+
+    Standalone like a diffusers scheduler: ``run`` needs only a model with ``schedule`` and
+    ``predict_x0_eps``, not genzoo's engine.
+    """
 
     options: ClassVar[tuple[str, ...]] = ("guidance", "clip")
 
@@ -86,36 +118,80 @@ class DiffusionSampler(Sampler):
         labels: Tensor | None,
         noise: Callable[[], Tensor],
         *,
-        frames: int = 0,
-        on_step: Callable[[], None] | None = None,
+        timesteps: list[int] | None = None,
+        hooks: Sequence[StepHook] = (),
+        resample: int = 1,
         guidance: float = 1.0,
         clip: bool = True,
         **opts: Any,
-    ) -> tuple[Tensor, list[Tensor]]:
-        """Denoise x_T (B, C, S, S) -> (x_0 (B, C, S, S) in model range, unclamped; trajectory).
+    ) -> Tensor:
+        """The sampling loop: denoise x_T (B, C, S, S) -> x_0 (B, C, S, S), model range, unclamped.
 
-        ``noise()`` returns a fresh N(0, I) tensor shaped like x on x's device. The
-        trajectory holds ``frames`` snapshots of x_t from x_T to x_0 (empty if 0).
+        Args:
+            noise: returns a fresh N(0, I) tensor shaped like x, on x's device.
+            timesteps: decreasing t's; None: ``self.timesteps(model, **opts)`` (callers that
+                run several batches pass them, so they are computed once).
+            hooks: called in order after every step (and every take of it); each may replace x.
+            resample: r >= 1 takes of every step but the last, re-noising x_{t_prev} back to
+                x_t between takes (RePaint's jump back; Lugmayr et al. 2022).
+            opts: the step rule's options (eta, ...).
         """
-        ts = self.timesteps(model, **opts)
-        keep = set(_frame_indices(len(ts), frames)) if frames else set()
-        traj: list[Tensor] = [x.detach().cpu().clone()] if 0 in keep else []
+        ts = self.timesteps(model, **opts) if timesteps is None else timesteps
         for i, t in enumerate(ts):
             t_prev = ts[i + 1] if i + 1 < len(ts) else -1
-            x0, eps = model.predict_x0_eps(x, t, labels, guidance=guidance, clip=clip)
-            mean, sigma = self.step(model, x, x0, eps, t, t_prev, **opts)
-            x = mean + sigma * noise() if sigma > 0 else mean
-            if i + 1 in keep:
-                traj.append(x.detach().cpu().clone())
-            if on_step is not None:
-                on_step()
-        return x, traj
+            rounds = resample if t_prev >= 0 else 1  # nothing to jump back from at x_0
+            for r in range(rounds):
+                if r > 0:
+                    x = self.renoise(model, x, t_prev, t, noise)
+                x0, eps = model.predict_x0_eps(x, t, labels, guidance=guidance, clip=clip)
+                mean, sigma = self.step(model, x, x0, eps, t, t_prev, **opts)
+                x = mean + sigma * noise() if sigma > 0 else mean
+                for hook in hooks:
+                    out = hook(DenoiseStep(i, t, t_prev, x, x0, eps, r, rounds))
+                    x = x if out is None else out
+        return x
+
+    @staticmethod
+    def renoise(model: Any, x: Tensor, t_from: int, t_to: int, noise: Callable[[], Tensor]) -> Tensor:
+        """x_{t_to} ~ q(x_{t_to} | x_{t_from}) for t_to > t_from: the forward process over the jump."""
+        a = model.schedule.abar(t_to) / model.schedule.abar(t_from)
+        return math.sqrt(a) * x + math.sqrt(1 - a) * noise()
 
 
 def _frame_indices(n_steps: int, frames: int) -> list[int]:
     """Which of the n_steps + 1 states (x_T = 0 .. x_0 = n_steps) to keep: evenly spread, both ends."""
     frames = max(2, min(frames, n_steps + 1))
     return sorted({round(i * n_steps / (frames - 1)) for i in range(frames)})
+
+
+class Trajectory:
+    """A step hook keeping ``frames`` snapshots of x (CPU copies) from x_T to x_0, evenly
+    spread over ``n_steps`` steps, both ends included."""
+
+    def __init__(self, x_T: Tensor, n_steps: int, frames: int):
+        self.keep = set(_frame_indices(n_steps, frames))
+        self.frames: list[Tensor] = [x_T.detach().cpu().clone()] if 0 in self.keep else []
+
+    def __call__(self, step: DenoiseStep) -> None:
+        if step.last_round and step.i + 1 in self.keep:
+            self.frames.append(step.x.detach().cpu().clone())
+
+    def stacked(self) -> Tensor:
+        """(B, F, C, S, S): the snapshots, oldest first."""
+        return torch.stack(self.frames, dim=1)
+
+
+def known_region(model: Any, known: Tensor, mask: Tensor, noise: Callable[[], Tensor]) -> StepHook:
+    """RePaint's step hook: outside ``mask`` (1 = generate, 0 = keep; (B, C, S, S)), x_{t_prev}
+    becomes ``known`` (B, C, S, S, model range) noised to t_prev, so the generated part is
+    always denoised next to the true surroundings at the same noise level."""
+
+    def replace(step: DenoiseStep) -> Tensor:
+        ab_prev = model.schedule.abar(step.t_prev)
+        known_part = math.sqrt(ab_prev) * known + math.sqrt(1 - ab_prev) * noise() if step.t_prev >= 0 else known
+        return mask * step.x + (1 - mask) * known_part
+
+    return replace
 
 
 class DDPMSampler(DiffusionSampler):
