@@ -36,8 +36,7 @@ from typing import Any
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from genzoo.errors import GenzooError
-from genzoo.family import CARD_NAME
-from genzoo.io import write_text
+from genzoo.io import CARD_NAME, write_text
 from genzoo.registry import families
 
 DEFAULT_LICENSE = "mit"

@@ -12,32 +12,32 @@ import contextlib
 import dataclasses
 import platform
 import sys
+from importlib import metadata
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import numpy
 import torch
 from torch import Tensor, nn
 
+from genzoo import __version__
 from genzoo.config import ModelConfig
 from genzoo.errors import GenzooError
 from genzoo.interfaces import to_unit
+from genzoo.io import (  # noqa: F401  (the file names are re-exported for older imports)
+    CARD_NAME, CONFIG_NAME, PICKLE_SUFFIXES, SAMPLES_NAME, WEIGHTS_NAME, save_tensors, write_json,
+)
+from genzoo.registry import families, samplers
 
 if TYPE_CHECKING:  # the engine imports this module; the hook types only name its context
     from genzoo.engine.context import TrainingContext
 
-WEIGHTS_NAME = "model.safetensors"
-CONFIG_NAME = "config.json"
-CARD_NAME = "README.md"
-SAMPLES_NAME = "samples.png"
 DEFAULT_IMAGE_SIZE = 32
-PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
 
 
 def genzoo_version() -> str:
-    from genzoo import __version__
-
     return __version__
 
 
@@ -182,8 +182,6 @@ class GenerativeModel(nn.Module):
     # -- save / load -----------------------------------------------------------------------
     def config_dict(self) -> dict[str, Any]:
         """What config.json holds: family, plugin, versions, the full config, data facts."""
-        from genzoo.registry import families
-
         try:
             dist = families.origin(self.family_name)
         except GenzooError:
@@ -205,15 +203,13 @@ class GenerativeModel(nn.Module):
 
     def save_pretrained(self, directory: str | Path, *, card: bool = True, state_dict: dict[str, Tensor] | None = None) -> Path:
         """Write config.json, model.safetensors (and README.md) in the Hub's repo layout."""
-        from genzoo.io import save_tensors, write_json
-
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
         sd = state_dict if state_dict is not None else self.state_dict()
         save_tensors(d / WEIGHTS_NAME, sd, metadata={"format": "pt", "genzoo_family": self.family_name})
         write_json(d / CONFIG_NAME, self.config_dict())
         if card:
-            from genzoo.cards import write_card
+            from genzoo.cards import write_card  # here: cards pull in huggingface_hub and jinja2, which a model only needs to save
 
             write_card(self, d)
         return d
@@ -221,7 +217,7 @@ class GenerativeModel(nn.Module):
     @classmethod
     def from_pretrained(cls, source: str | Path, *, revision: str | None = None, device: str | None = None) -> GenerativeModel:
         """Load from a run directory or a Hub repo id (``user/model``)."""
-        from genzoo.hub import load
+        from genzoo.hub import load  # here: genzoo.hub builds models from this module's classes
 
         model = load(str(source), revision=revision, device=device)
         if not isinstance(model, cls):
@@ -243,13 +239,9 @@ class LatentModel(GenerativeModel):
         return int(self.config.latent_dim)  # type: ignore[attr-defined]
 
     def sampler_names(self) -> list[str]:
-        from genzoo.registry import samplers
-
         return [n for n in samplers.names() if samplers.get(n).supports(self)]
 
     def draw_noise(self, n: int, gen: torch.Generator, *, sampler: str | None = None, **kwargs: Any) -> Tensor:
-        from genzoo.registry import samplers
-
         name = sampler or self.default_sampler
         s = samplers.get(name)
         if not s.supports(self):
@@ -274,8 +266,6 @@ class LatentModel(GenerativeModel):
 
 
 def _dist_version(dist: str) -> str:
-    from importlib import metadata
-
     try:
         return metadata.version(dist)
     except metadata.PackageNotFoundError:
@@ -284,8 +274,6 @@ def _dist_version(dist: str) -> str:
 
 def environment() -> dict[str, str]:
     """Versions and hardware recorded in every run directory."""
-    import numpy
-
     info = {
         "genzoo": genzoo_version(),
         "torch": torch.__version__,

@@ -22,7 +22,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import torch
@@ -34,18 +34,12 @@ from genzoo.cards import render_card
 from genzoo.console import progress_enabled
 from genzoo.engine.devices import resolve_device
 from genzoo.errors import GenzooError
-from genzoo.family import (
-    CARD_NAME,
-    CONFIG_NAME,
-    PICKLE_SUFFIXES,
-    SAMPLES_NAME,
-    WEIGHTS_NAME,
-    GenerativeModel,
-    genzoo_version,
-)
 from genzoo.images import save_grid
-from genzoo.io import load_tensors, read_json
+from genzoo.io import CARD_NAME, CONFIG_NAME, PICKLE_SUFFIXES, SAMPLES_NAME, WEIGHTS_NAME, load_tensors, read_json
 from genzoo.registry import families
+
+if TYPE_CHECKING:  # genzoo.family imports this module to load pretrained models
+    from genzoo.family import GenerativeModel
 
 REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 #: The files a genzoo model repo holds; downloads fetch only these.
@@ -172,10 +166,10 @@ def model_from_config(meta: dict[str, Any], where: str = "config.json") -> Gener
     try:
         config = fam.config_class.from_dict(meta["config"], source=where)
     except GenzooError as e:
-        if _newer(saved, genzoo_version()) and "unknown" in str(e):
+        if _newer(saved, __version__) and "unknown" in str(e):
             unknown = sorted(set(meta["config"]) - set(fam.config_class.field_names()))
             raise GenzooError(
-                f"{where} was written by genzoo {saved}, newer than this genzoo {genzoo_version()}, and has "
+                f"{where} was written by genzoo {saved}, newer than this genzoo {__version__}, and has "
                 f"settings this version does not know ({', '.join(unknown)}); upgrade: pip install -U genzoo"
             ) from None
         raise

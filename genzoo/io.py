@@ -21,6 +21,13 @@ from safetensors.torch import load_file, save_file
 
 from genzoo.errors import GenzooError
 
+# The files of a model repo (the Hub's layout, also a run directory's top level).
+WEIGHTS_NAME = "model.safetensors"
+CONFIG_NAME = "config.json"
+CARD_NAME = "README.md"
+SAMPLES_NAME = "samples.png"
+#: Suffixes of pickled weights, which genzoo never reads.
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
