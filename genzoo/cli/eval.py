@@ -23,6 +23,7 @@ from genzoo.errors import GenzooError
               "classifier:PATH (default: genzoo's classifier for the data if it has one, else inception-v3).")
 @click.option("--split", type=click.Choice(["train", "test"]), default="train", show_default=True, help="Real split to compare with.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Sampling seed (same seed, same numbers).")
+@click.option("--sampler", help="Sampler a model's images are drawn with (`genzoo list samplers`; default: the model's).")
 @click.option("--batch-size", type=int, default=250, show_default=True, help="Images per feature-extraction batch.")
 @click.option("--device", default="cpu", show_default=True, help="cpu | cuda[:N] | mps | auto.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Also write the full report as JSON here.")
@@ -32,8 +33,8 @@ from genzoo.errors import GenzooError
 @click.option("--no-cache", is_flag=True, help="Recompute the real data's reference features instead of using the cache.")
 @click.option("--to-card", is_flag=True, help="Write the results into the run directory's config.json and model card.")
 def eval_cmd(source: str, data: str | None, metrics: str, n: int, n_ref: int | None, extractor: str | None,
-             split: str, seed: int, batch_size: int, device: str, json_out: str | None, out_dir: str | None,
-             data_dir: str | None, no_cache: bool, to_card: bool) -> None:
+             split: str, seed: int, sampler: str | None, batch_size: int, device: str, json_out: str | None,
+             out_dir: str | None, data_dir: str | None, no_cache: bool, to_card: bool) -> None:
     """Score SOURCE (a run directory, a Hub repo id, or a folder of images) with FID, KID, IS,
     precision/recall, density/coverage, memorisation and the birthday test.
 
@@ -41,6 +42,7 @@ def eval_cmd(source: str, data: str | None, metrics: str, n: int, n_ref: int | N
     Examples:
       genzoo eval runs/dcgan-fashion-mnist -n 5000
       genzoo eval runs/dcgan-fashion-mnist --metrics fid,kid,prdc --json scores.json
+      genzoo eval runs/vae-digits --metrics fid --sampler normal
       genzoo eval my_samples/ --data fashion-mnist --extractor inception-v3
     """
     # here, not at the top: they import torch, and `genzoo eval --help` should not wait for it
@@ -58,7 +60,7 @@ def eval_cmd(source: str, data: str | None, metrics: str, n: int, n_ref: int | N
         out_dir = str(run_dir / "eval")
     report = evaluate(source, data=data, metrics=metrics, n=n, n_ref=n_ref, extractor=extractor, split=split,
                       seed=seed, batch_size=batch_size, device=device, out_dir=out_dir, data_dir=data_dir,
-                      use_cache=not no_cache)
+                      use_cache=not no_cache, sampler=sampler)
     # The table is the command's output (stdout); piped, it is 120 wide so metric names stay whole.
     out = console.__class__(highlight=False, width=None if console.__class__().is_terminal else 120)
     print_report(report, out)
@@ -91,6 +93,7 @@ def print_report(report, out) -> None:  # type: ignore[no-untyped-def]
     out.print(
         f"[bold]genzoo eval[/] {i['source']}: {i['num_images']} generated vs {i['num_reference']} real "
         f"{i['data']} {i['split']} images at {i['image_size']}x{i['image_size']}; features: {ex['label']}{acc_s}"
+        + (f"; sampler: {i['sampler']}" if i.get("sampler") else "")
         + (" (reference from cache)" if i.get("reference_cached") else "")
     )
     table = Table(show_edge=False)

@@ -55,6 +55,9 @@ def _is_image_folder(p: Path) -> bool:
 def resolve_source(source: Any, *, n: int, seed: int, batch_size: int = 256, device: str | None = None,
                    sampler: str | None = None) -> tuple[Tensor, dict[str, Any], str | None]:
     """A model, a tensor, or a path/repo -> (images (N, C, H, W) in [0, 1], facts, data name or None)."""
+    if sampler is not None and not isinstance(source, GenerativeModel) and (
+            isinstance(source, Tensor) or _is_image_folder(Path(str(source)).expanduser())):
+        raise GenzooError(f"sampler '{sampler}' needs a model to sample; these are ready-made images")
     if isinstance(source, Tensor):
         x = check_images(source)
         return x[:n], {"source": "tensor", "num_images": min(n, len(x))}, None
@@ -77,6 +80,7 @@ def resolve_source(source: Any, *, n: int, seed: int, batch_size: int = 256, dev
     images = model.sample(n, seed=seed, batch_size=batch_size, sampler=sampler)
     data = (model.meta.get("data") or {}).get("name") or getattr(model.config, "data", None)
     facts = {"source": where, "family": model.family_name, "num_images": n, "sample_seed": seed,
+             "sampler": sampler or getattr(model, "default_sampler", None),
              "trained_steps": (model.meta.get("training") or {}).get("steps")}
     return images, facts, data
 
