@@ -17,6 +17,7 @@ import difflib
 import importlib
 import os
 import sys
+import traceback
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
@@ -221,11 +222,8 @@ def invoked_args() -> list[str]:
 
 
 def _error(msg: str) -> None:
-    # imported here: only an error pays for them (rich, in particular, is slow to import)
     if os.environ.get("GENZOO_DEBUG"):
-        import traceback
-
         traceback.print_exc()
-    from genzoo.console import console
+    from genzoo.console import console  # here: rich is slow to import, and only an error needs it
 
     console.print(f"[bold red]error:[/] {msg}", soft_wrap=True, markup=True, highlight=False)

@@ -85,7 +85,7 @@ def sample(source: str | None, hub: str | None, revision: str | None, n: int, se
     # here, not at the top: they import torch, and `genzoo sample --help` should not wait for it
     import torch
 
-    from genzoo.hub import load
+    from genzoo.hub import load  # (these too: they import torch)
     from genzoo.images import save_grid, save_individual, save_npz
     from genzoo.latent import require_latent_model, sample_latents
     from genzoo.latent import save_latents as write_latents

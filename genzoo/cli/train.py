@@ -7,6 +7,7 @@ import click
 from genzoo.cli import invoked_args, set_pairs
 from genzoo.config import read_config_file
 from genzoo.errors import GenzooError
+from genzoo.registry import families
 
 
 def _overrides(config_file: str | None, sets: tuple[str, ...], **options: object) -> dict[str, object]:
@@ -55,10 +56,9 @@ def train(family: str, data: str | None, data_dir: str | None, steps: int | None
 
     `genzoo train classifier --data D` trains the small classifier whose features
     `genzoo eval` uses for D (see docs/evaluation.md)."""
-    # Imported here, not at the top: `genzoo --help` imports this module and must stay instant.
+    # here, not at the top: they import torch, and `genzoo train --help` should not wait for it
     from genzoo import distributed
     from genzoo.engine import Trainer, check_length, parse_duration
-    from genzoo.registry import families
 
     budget = parse_duration(max_time)
     if family == "classifier":  # evaluation's feature extractor, not a generator: see genzoo.metrics.classifier

@@ -6,6 +6,7 @@ import math
 
 import torch
 
+from genzoo.images import save_grid
 from genzoo.metrics.core import EvalContext, Metric, MetricUnavailable, Result
 from genzoo.metrics.stats import (
     birthday_support,
@@ -132,8 +133,6 @@ class Memorisation(Metric):
     def _grid(self, ctx: EvalContext, path, fake_px, train_px, fake_ft, score):
         """Rows: the samples with the lowest ``score``; each row is the sample, then its
         nearest training images in pixel space, then in feature space."""
-        from genzoo.images import save_grid
-
         rows = score.argsort()[: self.grid_rows]
         k = self.neighbours
         _, nn_px = knn(fake_px[rows], train_px, k)
@@ -179,8 +178,6 @@ class Birthday(Metric):
         files = []
         path = ctx.out_file("birthday.png")
         if path is not None:
-            from genzoo.images import save_grid
-
             order = d_fake.argsort()[: self.grid_pairs]
             gap = torch.ones_like(ctx.images[0])
             tiles = [t for pr in pairs[order] for t in (ctx.images[int(pr[0])], ctx.images[int(pr[1])], gap)]
