@@ -8,6 +8,7 @@ against the field's type; unknown keys are rejected with the list of valid ones.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 import types
 import typing
@@ -80,8 +81,6 @@ class ModelConfig:
             if key not in hints:
                 if not strict:
                     continue
-                import difflib
-
                 close = difflib.get_close_matches(key, valid, n=1)
                 hint = f"; did you mean '{close[0]}'?" if close else ""
                 raise GenzooError(
@@ -185,7 +184,7 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     try:
         if p.suffix.lower() in (".yaml", ".yml"):
             try:
-                import yaml
+                import yaml  # here: PyYAML is optional, and only a .yaml config needs it
             except ImportError:
                 raise GenzooError("YAML configs need PyYAML: pip install pyyaml (or use a .json file)") from None
             data = yaml.safe_load(text)

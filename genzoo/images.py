@@ -7,8 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 
+from genzoo.data import resize_square
 from genzoo.errors import GenzooError
 from genzoo.io import atomic_path
 
@@ -34,8 +36,6 @@ def make_grid(images: Tensor, nrow: int | None = None, padding: int = 2, pad_val
 
 def _pil(img: Tensor, min_side: int = 0):
     """(C, H, W) in [0, 1] -> PIL image, upscaled (nearest) so the short side is >= min_side."""
-    from PIL import Image
-
     arr = to_uint8(img.unsqueeze(0))[0]
     pil = Image.fromarray(arr[..., 0], mode="L") if arr.shape[-1] == 1 else Image.fromarray(arr, mode="RGB")
     if min_side and min(pil.size) < min_side:
@@ -89,10 +89,6 @@ def save_gif(frames: list[Tensor], path: str | Path, duration_ms: int = 120, min
 
 def load_images(paths: list[str | Path], size: int, channels: int) -> Tensor:
     """Read image files -> (N, channels, size, size) float in [0, 1] (centre-cropped, resized)."""
-    from PIL import Image, UnidentifiedImageError
-
-    from genzoo.data import resize_square
-
     out = []
     for p in paths:
         p = Path(p)

@@ -17,6 +17,7 @@ import difflib
 import importlib
 import os
 import sys
+import traceback
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
@@ -35,11 +36,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "plugins": ("genzoo.cli.inspect:plugins", "Show discovered plugins and commands, and whether they loaded."),
     "interpolate": ("genzoo.cli.interpolate:interpolate", "Walk a latent space between seeds: a GIF or a grid."),
     "arithmetic": ("genzoo.cli.interpolate:arithmetic", "Latent vector arithmetic a - b + c from seeds or stored latents."),
-    "reconstruct": ("genzoo.cli.reconstruct:reconstruct", "Show images over their reconstructions by an autoencoder (vae)."),
-    "score": ("genzoo.cli.score:score", "Per-image anomaly scores: negative ELBO (VAEs) or AnoGAN (GANs)."),
+    "reconstruct": ("genzoo.cli.reconstruct:reconstruct", "Show images over their reconstructions by a model that can reconstruct."),
+    "score": ("genzoo.cli.score:score", "Per-image anomaly scores from a model that can score anomalies."),
     "eval": ("genzoo.cli.eval:eval_cmd", "Score generated images: FID, KID, IS, precision/recall, memorisation ..."),
-    "translate": ("genzoo.cli.translate:translate", "Translate images with an image-to-image model (pix2pix)."),
-    "inpaint": ("genzoo.cli.inpaint:inpaint", "Fill a masked region of an image with a diffusion model."),
+    "translate": ("genzoo.cli.translate:translate", "Translate images with an image-to-image model."),
+    "inpaint": ("genzoo.cli.inpaint:inpaint", "Fill a masked region of an image with a model that can inpaint."),
     "bench": ("genzoo.cli.bench:bench", "Measure training/sampling speed, memory and engine overhead per family."),
     "push": ("genzoo.cli.push:push", "Upload a run's model and its model card to the Hugging Face Hub."),
 }
@@ -221,11 +222,8 @@ def invoked_args() -> list[str]:
 
 
 def _error(msg: str) -> None:
-    # imported here: only an error pays for them (rich, in particular, is slow to import)
     if os.environ.get("GENZOO_DEBUG"):
-        import traceback
-
         traceback.print_exc()
-    from genzoo.console import console
+    from genzoo.console import console  # here: rich is slow to import, and only an error needs it
 
     console.print(f"[bold red]error:[/] {msg}", soft_wrap=True, markup=True, highlight=False)

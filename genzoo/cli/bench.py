@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from genzoo.cli import set_pairs
+from genzoo.console import console
 from genzoo.errors import GenzooError
 
 
@@ -49,9 +50,8 @@ def bench(families: tuple[str, ...], device: str, batch_size: int | None, data: 
     """Measure training and sampling speed, peak memory and parameters of FAMILIES
     (default: dcgan and diffusion when installed), and the engine's overhead against a
     bare hand-written loop on the same networks (genzoo/bare; 1.0 = no overhead)."""
-    # Imported here, not at the top: `genzoo --help` imports this module and must stay instant.
+    # here, not at the top: it imports torch and the engine, and `genzoo bench --help` should not wait for them
     from genzoo.bench import BenchSettings, check_switches, run_bench, table, write_report
-    from genzoo.console import console
 
     if batch_size is not None and batch_size < 1:
         raise GenzooError(f"--batch-size must be at least 1, got {batch_size}")

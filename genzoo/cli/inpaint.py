@@ -1,4 +1,4 @@
-"""`genzoo inpaint RUN IMAGE --mask MASK.png --out result.png`: any model that Inpaints (diffusion today)."""
+"""`genzoo inpaint RUN IMAGE --mask MASK.png --out result.png`: any model that Inpaints."""
 
 from __future__ import annotations
 

@@ -157,7 +157,7 @@ def arithmetic(source: str, a: str, b: str, c: str, variants: int, noise: float,
     # here: they import torch (see _load)
     import torch
 
-    from genzoo.images import save_grid
+    from genzoo.images import save_grid  # (these too: they import torch)
     from genzoo.latent import arithmetic as combine
     from genzoo.latent import decode_rows, label_rows, load_latents, pick
     from genzoo.latent import save_latents as write_latents

@@ -63,7 +63,7 @@ def reconstruct(source: str, images: tuple[str, ...], out: str, label: str | Non
     # here, not at the top: they import torch, and `genzoo reconstruct --help` should not wait for it
     import torch
 
-    from genzoo.hub import load
+    from genzoo.hub import load  # (these too: they import torch)
     from genzoo.images import load_images, save_grid
 
     model = load(source, device=device)

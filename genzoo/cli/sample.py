@@ -31,7 +31,7 @@ def parse_label(label: str | None, model) -> object:  # noqa: ANN001
 
 def check_sampler_options(model, sampler: str | None, opts: dict, trajectory: str | None) -> None:  # noqa: ANN001
     """--steps/--eta/--guidance must be options of the chosen sampler; --trajectory needs a model
-    that ShowsTrajectory (diffusion today)."""
+    that ShowsTrajectory."""
     if trajectory:
         require(model, ShowsTrajectory, message="--trajectory needs a {families} model; this is a {family} model")
         if not trajectory.lower().endswith((".png", ".gif")):
@@ -64,16 +64,16 @@ def write_trajectory(traj, path: str) -> None:  # noqa: ANN001
 @click.option("--sampler", help="Latent sampler (`genzoo list samplers`), e.g. truncated-normal.")
 @click.option("--truncation", type=float, help="Threshold for the truncated-normal sampler.")
 @click.option("--opt", "opts", multiple=True, metavar="KEY=VALUE", help="Extra sampler option (repeatable).")
-@click.option("--steps", type=int, help="Diffusion (ddim): denoising steps, default 50; ddpm always runs all T.")
-@click.option("--eta", type=float, help="Diffusion (ddim): 0 = deterministic (default), 1 = as noisy as DDPM.")
-@click.option("--guidance", type=float, help="Diffusion: classifier-free guidance scale; 1 = off, e.g. 3.0.")
+@click.option("--steps", type=int, help="Samplers that take steps (e.g. ddim): denoising steps, ddim's default 50; ddpm always runs all T.")
+@click.option("--eta", type=float, help="Samplers that take eta (e.g. ddim): 0 = deterministic (default), 1 = as noisy as DDPM.")
+@click.option("--guidance", type=float, help="Samplers that take guidance: classifier-free guidance scale; 1 = off, e.g. 3.0.")
 @click.option("--trajectory", type=click.Path(dir_okay=False),
-              help="Diffusion: also write x_T -> x_0, as FILE.png (a row per image) or FILE.gif.")
+              help="Models that show their sampling path: also write it as FILE.png (a row per image) or FILE.gif.")
 @click.option("--nrow", type=int, help="Images per grid row.")
 @click.option("--batch-size", type=int, default=256, show_default=True)
 @click.option("--device", default="cpu", show_default=True, help="auto | cpu | cuda | mps.")
 @click.option("--compile", "compile_", is_flag=True,
-              help="torch.compile the sampling network first: pays off for many images or diffusion steps.")
+              help="torch.compile the sampling network first: pays off for many images or many sampler steps.")
 @click.option("--save-latents", type=click.Path(dir_okay=False),
               help="Also write the latents behind the images to FILE.npz (for `genzoo arithmetic --from`).")
 def sample(source: str | None, hub: str | None, revision: str | None, n: int, seed: int, out: str,
@@ -85,7 +85,7 @@ def sample(source: str | None, hub: str | None, revision: str | None, n: int, se
     # here, not at the top: they import torch, and `genzoo sample --help` should not wait for it
     import torch
 
-    from genzoo.hub import load
+    from genzoo.hub import load  # (these too: they import torch)
     from genzoo.images import save_grid, save_individual, save_npz
     from genzoo.latent import require_latent_model, sample_latents
     from genzoo.latent import save_latents as write_latents
@@ -108,10 +108,10 @@ def sample(source: str | None, hub: str | None, revision: str | None, n: int, se
     if truncation is not None:
         kwargs["truncation"] = truncation
         sampler = sampler or "truncated-normal"
-    diffusion_opts = {k: v for k, v in (("steps", steps), ("eta", eta), ("guidance", guidance)) if v is not None}
-    if diffusion_opts or trajectory:
-        check_sampler_options(model, sampler, diffusion_opts, trajectory)
-        kwargs.update(diffusion_opts)
+    step_opts = {k: v for k, v in (("steps", steps), ("eta", eta), ("guidance", guidance)) if v is not None}
+    if step_opts or trajectory:
+        check_sampler_options(model, sampler, step_opts, trajectory)
+        kwargs.update(step_opts)
     lab = parse_label(label, model)
     if lab == "all":
         if not model.is_conditional:

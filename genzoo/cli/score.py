@@ -17,20 +17,22 @@ from genzoo.errors import GenzooError
 @click.argument("images", nargs=-1, required=True)
 @click.option("--label", help="Class of the images for conditional models: 3, or one per image 0,3,1.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same scores.")
-@click.option("--samples", type=int, default=4, show_default=True, help="VAEs: z draws averaged per image.")
-@click.option("--steps", type=int, default=100, show_default=True, help="GANs: Adam steps of the latent search.")
-@click.option("--restarts", type=int, default=8, show_default=True, help="GANs: prior draws the search starts from.")
-@click.option("--lam", type=float, default=0.1, show_default=True, help="GANs: weight of the discriminator term.")
-@click.option("--raw", is_flag=True, help="VAEs: the plain negative ELBO, without subtracting the pixel entropy.")
+@click.option("--samples", type=int, default=4, show_default=True, help="Latent-variable scores (e.g. an ELBO): z draws averaged per image.")
+@click.option("--steps", type=int, default=100, show_default=True, help="Latent-search scores (e.g. AnoGAN): Adam steps of the search.")
+@click.option("--restarts", type=int, default=8, show_default=True, help="Latent-search scores: prior draws the search starts from.")
+@click.option("--lam", type=float, default=0.1, show_default=True, help="Latent-search scores: weight of the discriminator term.")
+@click.option("--raw", is_flag=True, help="ELBO scores: the plain negative ELBO, without subtracting the pixel entropy.")
 @click.option("--out", help="Also write the scores to FILE.csv or FILE.json.")
 @click.option("--device", default="cpu", show_default=True, help="auto | cpu | cuda | mps.")
 def score(source: str, images: tuple[str, ...], label: str | None, seed: int, samples: int, steps: int,
           restarts: int, lam: float, raw: bool, out: str | None, device: str) -> None:
-    """Print an anomaly score per image (higher = less like the training data).
+    """Print an anomaly score per image (higher = less like the training data) from a model
+    at SOURCE that scores anomalies; each model takes the options that apply to its score.
 
-    VAEs: the negative ELBO in nats (Bernoulli models: minus the image's own pixel entropy,
-    which the ELBO contains but no model can change; --raw keeps it). GANs: AnoGAN's
-    (1 - lam) * residual after a latent search plus lam * the discriminator's "fake" loss.
+    For example, a model with an ELBO scores the negative ELBO in nats (Bernoulli models:
+    minus the image's own pixel entropy, which the ELBO contains but no model can change;
+    --raw keeps it), and one with a latent search and a discriminator scores as AnoGAN:
+    (1 - lam) * residual after the search plus lam * the discriminator's "fake" loss.
     A folder stands for the images in it.
     """
     # here, not at the top: they import torch, and `genzoo score --help` should not wait for it

@@ -7,6 +7,7 @@ import click
 from genzoo.cli import invoked_args, set_pairs
 from genzoo.config import read_config_file
 from genzoo.errors import GenzooError
+from genzoo.registry import families
 
 
 def _overrides(config_file: str | None, sets: tuple[str, ...], **options: object) -> dict[str, object]:
@@ -41,7 +42,7 @@ def _overrides(config_file: str | None, sets: tuple[str, ...], **options: object
 @click.option("--eval-every", type=int, help="Evaluate every N steps (log.jsonl; best value to the model card).")
 @click.option("--eval-metrics", default="fid", show_default=True, help="Metrics for --eval-every (`genzoo list metrics`).")
 @click.option("--eval-n", type=int, default=1000, show_default=True, help="Generated images per --eval-every evaluation.")
-@click.option("--task", help="Image-to-image families (pix2pix): build (input, target) pairs from the data: "
+@click.option("--task", help="Image-to-image families (e.g. pix2pix): build (input, target) pairs from the data: "
               "superres[:2|4], inpaint[:K], denoise[:S], edges, colorize.")
 @click.option("--direction", type=click.Choice(["AtoB", "BtoA"]), help="Image-to-image families with pairs: data: translate A to B (default) or B to A.")
 def train(family: str, data: str | None, data_dir: str | None, steps: int | None, epochs: float | None,
@@ -55,10 +56,9 @@ def train(family: str, data: str | None, data_dir: str | None, steps: int | None
 
     `genzoo train classifier --data D` trains the small classifier whose features
     `genzoo eval` uses for D (see docs/evaluation.md)."""
-    # Imported here, not at the top: `genzoo --help` imports this module and must stay instant.
+    # here, not at the top: they import torch, and `genzoo train --help` should not wait for it
     from genzoo import distributed
     from genzoo.engine import Trainer, check_length, parse_duration
-    from genzoo.registry import families
 
     budget = parse_duration(max_time)
     if family == "classifier":  # evaluation's feature extractor, not a generator: see genzoo.metrics.classifier

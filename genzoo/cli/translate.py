@@ -1,4 +1,4 @@
-"""`genzoo translate RUN INPUT... --out DIR`: models that TranslatesImages (pix2pix ...) on files or datasets."""
+"""`genzoo translate RUN INPUT... --out DIR`: models that TranslatesImages, on files or datasets."""
 
 from __future__ import annotations
 
@@ -99,7 +99,7 @@ def translate(run: str, inputs: tuple[str, ...], out_dir: str | None, grid: str 
     if direction is not None and direction not in directions:
         raise GenzooError(f"--direction {direction}: this {model.family_name} model translates {', '.join(directions)}")
     direction = direction or directions[0]
-    # paired families (pix2pix) record the task they were trained on as the config field `task`
+    # families trained on pairs (e.g. pix2pix) record the task they were trained on as the config field `task`
     run_task = task or getattr(cfg, "task", "")
     paired: ImageDataset | None = None
     targets = None

@@ -15,15 +15,19 @@ import gzip
 import hashlib
 import os
 import struct
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
+from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 
+from genzoo.console import console
 from genzoo.errors import GenzooError
+from genzoo.io import atomic_path
 from genzoo.registry import datasets, register_dataset
 
 SPLITS = ("train", "test")
@@ -133,8 +137,6 @@ def load_dataset(
     """
     raw = load_raw(spec, split=split, data_dir=data_dir)
     if raw.notes:
-        from genzoo.console import console
-
         for note in raw.notes:
             console.print(f"[yellow]note:[/] {note}")
     images = raw.images
@@ -195,7 +197,7 @@ DIGITS_TEST = 297  # fixed held-out split: the last 297 of a seeded permutation
 
 def _digits(arg: str | None, *, split: str, data_dir: str | None = None) -> RawImages:
     """scikit-learn's bundled 8x8 handwritten digits, 10 classes; no download."""
-    from sklearn.datasets import load_digits
+    from sklearn.datasets import load_digits  # here: scikit-learn is slow to import; only this dataset needs it
 
     d = load_digits()
     imgs = torch.from_numpy(d.images).float().div_(16.0).unsqueeze(1)  # (1797, 1, 8, 8) in [0, 1]
@@ -280,14 +282,10 @@ def _md5(data: bytes) -> str:
 
 def download_fashion(dest: Path, url: str | None = None) -> None:
     """Fetch the four IDX files from the canonical location and verify their MD5 sums."""
-    import urllib.request
-
     if os.environ.get("GENZOO_OFFLINE") or os.environ.get("HF_HUB_OFFLINE") == "1":
         raise GenzooError("fashion-mnist is not on this machine and GENZOO_OFFLINE/HF_HUB_OFFLINE forbid downloading it")
     base = url or os.environ.get("GENZOO_FASHION_MNIST_URL", FASHION_URL)
     dest.mkdir(parents=True, exist_ok=True)
-    from genzoo.io import atomic_path
-
     for fname, gz_md5, _ in FASHION_FILES.values():
         target = dest / fname
         if target.is_file():
@@ -363,8 +361,6 @@ def _folder(arg: str | None, *, split: str, data_dir: str | None = None) -> RawI
 
 def read_image_folder(root: Path, max_size: int = FOLDER_MAX_SIZE) -> RawImages:
     """Read every image under ``root``; immediate subfolders become classes (sorted names)."""
-    from PIL import Image, UnidentifiedImageError
-
     subdirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if subdirs:
         groups = [(i, sorted(f for f in d.rglob("*") if f.is_file())) for i, d in enumerate(subdirs)]

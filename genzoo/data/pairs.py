@@ -24,6 +24,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
+from PIL import Image, UnidentifiedImageError
 
 from genzoo.data import IMAGE_SUFFIXES, RawImages, register_dataset
 from genzoo.data.tasks import INPUTS
@@ -38,8 +39,6 @@ def _images_in(folder: Path) -> list[Path]:
 
 
 def _open(path: Path):  # noqa: ANN202 - PIL image
-    from PIL import Image, UnidentifiedImageError
-
     try:
         with Image.open(path) as im:
             im.load()
@@ -94,8 +93,6 @@ def match_folders(a_dir: Path, b_dir: Path) -> list[tuple[Path, Path]]:
 
 
 def _square(im, side: int):  # noqa: ANN001, ANN202 - PIL in, PIL out
-    from PIL import Image
-
     w, h = im.size
     s = min(w, h)
     im = im.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s))

@@ -373,8 +373,8 @@ def finish(outputs: Tensor, extras: dict[str, Tensor], task_spec: str) -> Tensor
 def psnr_ssim(pred: Tensor, target: Tensor) -> tuple[float, float]:
     """Mean over images of PSNR (dB, data range 1, capped at 100 for identical images) and SSIM
     (scikit-image's, 7x7 window); both tensors (N, C, H, W) in [0, 1]."""
-    try:  # here: scikit-image is optional and slow to import
-        from skimage.metrics import structural_similarity
+    try:
+        from skimage.metrics import structural_similarity  # here: scikit-image is optional and slow to import
     except ImportError:
         raise GenzooError("PSNR/SSIM scores need scikit-image: pip install scikit-image") from None
 

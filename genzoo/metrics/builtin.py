@@ -6,6 +6,7 @@ import math
 
 import torch
 
+from genzoo.images import save_grid
 from genzoo.metrics.core import EvalContext, Metric, MetricUnavailable, Result
 from genzoo.metrics.stats import (
     birthday_support,
@@ -25,7 +26,6 @@ from genzoo.registry import register_metric
 class FID(Metric):
     """Fréchet distance between Gaussian fits of real and generated features (lower is better)."""
 
-    name = "fid"
     description = "Fréchet distance between Gaussian fits of real and generated features (lower is better)"
 
     def compute(self, ctx: EvalContext) -> list[Result]:
@@ -39,7 +39,6 @@ class FID(Metric):
 class KID(Metric):
     """Kernel Inception Distance: unbiased MMD^2, cubic polynomial kernel, mean/std over subsets."""
 
-    name = "kid"
     description = "unbiased MMD^2 with the cubic polynomial kernel, mean and std over 100 subsets (lower is better)"
     subsets = 100
     subset_size = 1000
@@ -56,7 +55,6 @@ class KID(Metric):
 class InceptionScore(Metric):
     """Inception Score from the extractor's class probabilities (higher is better)."""
 
-    name = "is"
     description = "Inception Score exp(E KL(p(y|x) || p(y))) from the extractor's classifier, 10 splits (higher is better)"
     splits = 10
 
@@ -75,7 +73,6 @@ class InceptionScore(Metric):
 class PRDC(Metric):
     """Improved precision/recall (k=3) and density/coverage (k=5) on k-NN balls in feature space."""
 
-    name = "prdc"
     description = "improved precision and recall (k=3), density and coverage (k=5) in feature space (higher is better)"
     k_pr = 3
     k_dc = 5
@@ -93,7 +90,6 @@ class PRDC(Metric):
 class Memorisation(Metric):
     """Fraction of samples closer to a training image than training images are to each other."""
 
-    name = "memorisation"
     description = ("fraction of samples closer to their nearest training image than it is to any other training "
                    "image, in pixel and feature space, with the held-out real rate beside it (lower is better)")
     max_samples = 1000
@@ -132,8 +128,6 @@ class Memorisation(Metric):
     def _grid(self, ctx: EvalContext, path, fake_px, train_px, fake_ft, score):
         """Rows: the samples with the lowest ``score``; each row is the sample, then its
         nearest training images in pixel space, then in feature space."""
-        from genzoo.images import save_grid
-
         rows = score.argsort()[: self.grid_rows]
         k = self.neighbours
         _, nn_px = knn(fake_px[rows], train_px, k)
@@ -151,7 +145,6 @@ class Memorisation(Metric):
 class Birthday(Metric):
     """Arora and Zhang's birthday-paradox test: duplicates within batches imply a support size."""
 
-    name = "birthday"
     description = ("birthday-paradox test (Arora and Zhang 2017): closest pairs within batches, duplicate rate and "
                    "implied support size")
     batch = 100
@@ -179,8 +172,6 @@ class Birthday(Metric):
         files = []
         path = ctx.out_file("birthday.png")
         if path is not None:
-            from genzoo.images import save_grid
-
             order = d_fake.argsort()[: self.grid_pairs]
             gap = torch.ones_like(ctx.images[0])
             tiles = [t for pr in pairs[order] for t in (ctx.images[int(pr[0])], ctx.images[int(pr[1])], gap)]

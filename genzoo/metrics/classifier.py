@@ -26,9 +26,15 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from safetensors import safe_open
 from torch import Tensor, nn
 
+from genzoo import __version__
+from genzoo.console import console
+from genzoo.data import load_dataset
 from genzoo.errors import GenzooError
+from genzoo.hub import load_state_strict
+from genzoo.io import load_tensors, save_tensors, write_json
 
 ARCH = "genzoo-small-cnn-v1"
 
@@ -123,10 +129,6 @@ def shipped(data: str) -> Path | None:
 
 def load_classifier(path: str | Path) -> tuple[SmallClassifier, dict[str, Any]]:
     """A classifier weights file -> (model in eval mode on the CPU, facts from its .json)."""
-    from safetensors import safe_open
-
-    from genzoo.io import load_tensors
-
     p = Path(path).expanduser()
     if not p.is_file():
         raise GenzooError(f"classifier weights '{p}' not found; train one with `genzoo train classifier --data DATA`")
@@ -135,8 +137,6 @@ def load_classifier(path: str | Path) -> tuple[SmallClassifier, dict[str, Any]]:
     spec = ClassifierSpec.from_metadata(meta, str(p))
     model = SmallClassifier(spec)
     state = {k: v.float() if v.is_floating_point() else v for k, v in load_tensors(p, "classifier weights").items()}
-    from genzoo.hub import load_state_strict
-
     load_state_strict(model, state, where=str(p))
     info_path = p.with_suffix(".json")
     info = json.loads(info_path.read_text()) if info_path.is_file() else {}
@@ -185,10 +185,6 @@ def train_classifier(
     generators). Schedule: AdamW, one-cycle cosine learning rate, random shifts.
     Returns the path of the ``.safetensors`` file written in ``out``.
     """
-    from genzoo import __version__
-    from genzoo.data import load_dataset
-    from genzoo.io import save_tensors, write_json
-
     train = load_dataset(data, split="train", data_dir=data_dir)
     test = load_dataset(data, split="test", data_dir=data_dir)
     if train.labels is None or train.num_classes < 2:
@@ -274,8 +270,6 @@ def train_from_cli(data: str | None, steps: int | None, epochs: float | None, ba
                    out: str | None, seed: int | None, max_time: float | None, data_dir: str | None,
                    sets: dict[str, str]) -> None:
     """`genzoo train classifier ...`: the options `genzoo train` accepts that make sense here."""
-    from genzoo.console import console
-
     allowed = {"lr": float}
     extra: dict[str, Any] = {}
     for k, v in sets.items():

@@ -65,9 +65,13 @@ class Result:
 
 
 class Metric:
-    """Base class of registered metrics: ``compute(ctx) -> [Result, ...]``."""
+    """Base class of registered metrics: ``compute(ctx) -> [Result, ...]``.
 
-    name: ClassVar[str] = ""
+    ``name`` is the key it is registered under (``@register_metric("fid")`` or its
+    ``genzoo.metrics`` entry-point key): the registry sets it on the instance it stores.
+    """
+
+    name: str = ""
     description: ClassVar[str] = ""
 
     def compute(self, ctx: EvalContext) -> list[Result]:

@@ -17,7 +17,9 @@ found, loading fails with a message that names the alternatives.
 
 from __future__ import annotations
 
+import difflib
 import functools
+import hashlib
 import os
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from genzoo.errors import GenzooError
+from genzoo.io import load_tensors
+from genzoo.metrics.classifier import load_classifier, shipped
 from genzoo.registry import Registry
 
 extractors: Registry[Any] = Registry(
@@ -106,8 +110,6 @@ class ClassifierExtractor(FeatureExtractor):
 
     def __init__(self, path: Path, spec: str, name: str):
         super().__init__()
-        from genzoo.metrics.classifier import load_classifier
-
         self.net, info = load_classifier(path)
         self.spec = spec
         self.short = f"{name} classifier"
@@ -125,8 +127,6 @@ class ClassifierExtractor(FeatureExtractor):
 
 
 def _shipped_classifier(data: str) -> ClassifierExtractor:
-    from genzoo.metrics.classifier import shipped
-
     path = shipped(data)
     if path is None:
         raise GenzooError(
@@ -165,7 +165,7 @@ def find_timm_weights(model_name: str, local: str | None, alternatives: str) -> 
         if p.suffix != ".safetensors":
             raise GenzooError(f"'{p}' is not a .safetensors file; genzoo does not unpickle weight files")
         return p
-    import timm
+    import timm  # here: timm is slow to import, and only its extractors need it
 
     cfg = timm.models.get_pretrained_cfg(model_name)
     repo = getattr(cfg, "hf_hub_id", None) if cfg is not None else None
@@ -174,7 +174,7 @@ def find_timm_weights(model_name: str, local: str | None, alternatives: str) -> 
             f"timm model '{model_name}' has no pretrained weights on the Hugging Face Hub; {alternatives}"
         )
     filename = getattr(cfg, "hf_hub_filename", None) or "model.safetensors"
-    from huggingface_hub import hf_hub_download
+    from huggingface_hub import hf_hub_download  # here: slow to import; only Hub weights need it
 
     try:
         return Path(hf_hub_download(repo, filename, local_files_only=True))
@@ -198,9 +198,7 @@ class TimmExtractor(FeatureExtractor):
 
     def __init__(self, model_name: str, *, weights: Path | None, spec: str, label: str, short: str, size: int | None = None):
         super().__init__()
-        import timm
-
-        from genzoo.io import load_tensors
+        import timm  # here: timm is slow to import, and only its extractors need it
 
         if weights is None:  # explicitly random; same features every time
             with torch.random.fork_rng(devices=[]):
@@ -239,8 +237,6 @@ class TimmExtractor(FeatureExtractor):
 
 @functools.lru_cache(maxsize=64)
 def _file_digest(p: Path) -> str:
-    import hashlib
-
     h = hashlib.sha256()
     with open(p, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -266,11 +262,9 @@ def _timm(arg: str | None) -> TimmExtractor:
     if not arg:
         raise GenzooError("timm: needs a model name, e.g. --extractor timm:resnet18 or timm:resnet18:random")
     name, _, mode = arg.partition(":")
-    import timm
+    import timm  # here: timm is slow to import, and only its extractors need it
 
     if not timm.is_model(name):
-        import difflib
-
         close = difflib.get_close_matches(name, timm.list_models(), n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise GenzooError(f"timm has no model '{name}'{hint}")
@@ -311,8 +305,6 @@ def get_extractor(spec: str, device: str | torch.device | None = None) -> Featur
 
 def default_extractor(data: str | None) -> str:
     """genzoo's own classifier when it ships one for ``data``, else Inception-v3."""
-    from genzoo.metrics.classifier import shipped
-
     if data and ":" not in data and shipped(data) is not None:
         return data
     return "inception-v3"

@@ -18,10 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from safetensors import safe_open
 from torch import Tensor
 
 from genzoo.data import ImageDataset, cache_dir, load_dataset
 from genzoo.errors import GenzooError
+from genzoo.io import save_tensors
 from genzoo.metrics.extractors import FeatureExtractor
 from genzoo.metrics.stats import gaussian_stats
 
@@ -79,10 +81,6 @@ def get_reference(
     Args:
         dataset: the split already loaded at this size (saves loading it again).
     """
-    from safetensors import safe_open
-
-    from genzoo.io import save_tensors
-
     ds = dataset if dataset is not None else load_split(data, split, image_size, data_dir)
     if ds.channels != channels:
         raise GenzooError(f"'{data}' has {ds.channels}-channel images, not {channels}")
