@@ -175,12 +175,11 @@ class GMMSampler(Sampler):
     """Samples from the Gaussian mixture fitted to the model's encoded training set.
 
     Works with models that encode images and keep a fitted mixture (EncodesImages and
-    HasLatentMixture: the vae and cvae families fit it at the end of training, and a plain
-    autoencoder can do the same), so it lives in core beside the other samplers.
+    HasLatentMixture: the VAEs and the plain autoencoder fit it at the end of training), so it lives in core beside the other samplers.
     """
 
-    description = "Gaussian mixture fitted to the encoder's aggregate posterior after training (VAEs)"
-    requires = "an encoder and a latent mixture fitted after training (vae, cvae)"
+    description = "Gaussian mixture fitted to the encoder's aggregate posterior after training"
+    requires = "an encoder and a latent mixture fitted after training (capabilities EncodesImages and HasLatentMixture)"
 
     def supports(self, model: Any) -> bool:
         return (super().supports(model) and has_capability(model, EncodesImages)
