@@ -36,6 +36,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "interpolate": ("genzoo.cli.interpolate:interpolate", "Walk a latent space between seeds: a GIF or a grid."),
     "arithmetic": ("genzoo.cli.interpolate:arithmetic", "Latent vector arithmetic a - b + c from seeds or stored latents."),
     "reconstruct": ("genzoo.cli.reconstruct:reconstruct", "Show images over their reconstructions by an autoencoder (vae)."),
+    "likelihood": ("genzoo.cli.likelihood:likelihood", "Bits/dim of images under a model with a likelihood: exact (flow) or a bound (vae)."),
     "score": ("genzoo.cli.score:score", "Per-image anomaly scores: negative ELBO (VAEs) or AnoGAN (GANs)."),
     "eval": ("genzoo.cli.eval:eval_cmd", "Score generated images: FID, KID, IS, precision/recall, memorisation ..."),
     "translate": ("genzoo.cli.translate:translate", "Translate images with an image-to-image model (pix2pix)."),
