@@ -96,10 +96,9 @@ def likelihood(source: str, images: tuple[str, ...], data: str | None, split: st
     for r in rows:
         click.echo(f"{r['bits_per_dim']:.4f}\t{r['nats']:.2f}\t{r['image']}")
     total_bits = -sum(nats) / math.log(2)
-    what = ("exact log-likelihood" if ll.exact
-            else "a bound: the true bits/dim is lower")
+    what = "exact log-likelihood" if ll.exact else "a bound: the true bits/dim is lower"
     console.print(f"{len(rows)} images under {model.family_name}: mean {sum(bpd) / len(bpd):.4f} bits/dim "
-                  f"({kind}, {what}); total {total_bits:.1f} bits" + (f" -> {out}" if out else ""))
+                  f"({what}); total {total_bits:.1f} bits" + (f" -> {out}" if out else ""))
 
 
 def _csv(s: str) -> str:
