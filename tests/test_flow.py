@@ -323,6 +323,17 @@ def test_likelihood_command_bad_inputs_fail_in_one_line(cli, flow_run, tiny_run,
         assert all(f in text for f in ("flow", "vae", "cvae")), text
 
 
+def test_bench_covers_the_flow():
+    from genzoo.bench import BenchSettings, run_bench
+
+    s = BenchSettings(batch_size=8, train_seconds=0.1, chunk_seconds=0.02, min_groups=2, sample_seconds=0.2,
+                      overrides={"depth": 1, "hidden": 8, "log_every": 4})
+    r = run_bench(["flow"], s)["families"]["flow"]
+    assert r["train"]["bare_loop"] == "family loss functions in a minimal loop"
+    assert r["params"]["flow"] == r["params"]["total"] > 0 and r["train"]["genzoo_images_per_s"] > 0
+    assert [e["sampler"] for e in r["sampling"]] == ["normal"] and r["sampling"][0]["images_per_s"] > 0
+
+
 def test_train_refuses_an_unsupported_size_in_one_line(cli, tmp_path):
     code, out, err = cli("train", "flow", "--set", "image_size=30", "--steps", "1", "--out", tmp_path / "r")
     assert code == 1 and "divisible by 4" in err and "Traceback" not in err
