@@ -341,13 +341,14 @@ def test_train_refuses_an_unsupported_size_in_one_line(cli, tmp_path):
 
 @pytest.mark.slow
 def test_flow_learns_digits_well_below_8_bits_per_dim(tmp_path):
-    """300 steps of the default model on digits: held-out bits/dim about 3.2 (measured 3.1 to 3.3)."""
+    """300 steps of the default model on digits (43 s on one core): held-out bits/dim 2.86 measured, 8 = uniform."""
     from genzoo.engine import train
 
     out = tmp_path / "flow"
     train("flow", out=out, data="digits", progress=False, steps=300, eval_images=297)
     cfg = json.loads((out / "config.json").read_text())
     (entry,) = [e for e in cfg["evaluation"] if e["metric"] == "bits_per_dim"]
+    print(f"held-out bits/dim after 300 steps: {entry['value']}")
     assert entry["value"] < 4.0, entry  # uniform noise is 8
     m = load(out)
     test = load_test_digits(m.config.image_size)
