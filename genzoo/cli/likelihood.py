@@ -28,7 +28,8 @@ from genzoo.errors import GenzooError
 @click.option("-n", "--num", "n", type=int, help="Only the first N items of --data (default: all).")
 @click.option("--label", help="Class of the images for conditional models: 3, or one per image 0,3,1 "
               "(with --data: the dataset's labels unless given).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same numbers (dequantization noise, z draws).")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Same seed, same numbers (dequantization noise, z draws).")
 @click.option("--samples", type=int, default=1, show_default=True,
               help="Noise draws averaged per image (flow: dequantization noise; VAEs: z draws).")
 @click.option("--out", help="Also write the per-image values to FILE.csv or FILE.json.")
@@ -88,8 +89,8 @@ def likelihood(source: str, images: tuple[str, ...], data: str | None, split: st
         if dest.suffix.lower() == ".json":
             write_text(dest, json.dumps(rows, indent=2) + "\n")
         else:
-            lines = ["image,bits_per_dim,nats,kind"] + [f"{_csv(r['image'])},{r['bits_per_dim']:.6g},{r['nats']:.6g},{kind}"
-                                                        for r in rows]
+            lines = ["image,bits_per_dim,nats,kind"]
+            lines += [f"{_csv(r['image'])},{r['bits_per_dim']:.6g},{r['nats']:.6g},{kind}" for r in rows]
             write_text(dest, "\n".join(lines) + "\n")
     # the table goes to stdout (pipeable); the summary to stderr
     click.echo("bits/dim\tlog p (nats)\timage")
