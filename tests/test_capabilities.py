@@ -55,9 +55,10 @@ class Declared(GenerativeModel):
 def test_built_in_families_have_the_expected_capabilities():
     assert families_with(Inpaints) == ["diffusion"] == families_with(ShowsTrajectory)
     assert families_with(TranslatesImages) == ["pix2pix"]
-    for cap in (EncodesImages, Reconstructs, HasLatentMixture):
-        assert families_with(cap) == ["ae", "cvae", "vae"]
-    assert families_with(HasLikelihood) == ["cvae", "vae"]
+    for cap in (EncodesImages, Reconstructs):  # the flow's encoder is its bijection
+        assert families_with(cap) == ["ae", "cvae", "flow", "vae"]
+    assert families_with(HasLikelihood) == ["cvae", "flow", "vae"]
+    assert families_with(HasLatentMixture) == ["ae", "cvae", "vae"]
     assert {"dcgan", "gan", "wgan", "wgan-gp", "cgan", "vae", "cvae"} <= set(families_with(ScoresAnomalies))
     assert {"dcgan", "gan", "vae"} <= set(families_with(DecodesLatents)) and "diffusion" not in families_with(DecodesLatents)
     # pix2pix's sample() refuses (it translates): it withholds Samples by declaration
@@ -93,7 +94,7 @@ def test_require_names_the_families_that_can():
         require(model, Inpaints)
     assert str(e.value) == "a plain model cannot inpaint; families that have it: diffusion"
     assert e.value.families == ["diffusion"] and e.value.family == "plain" and e.value.capability is Inpaints
-    with pytest.raises(GenzooError, match="^x plain y ae or cvae or vae$"):
+    with pytest.raises(GenzooError, match="^x plain y ae or cvae or flow or vae$"):
         require(model, Reconstructs, message="x {family} y {families}")
     require(genzoo.create("dcgan", image_size=16), Samples)  # no error
 

@@ -37,6 +37,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "interpolate": ("genzoo.cli.interpolate:interpolate", "Walk a latent space between seeds: a GIF or a grid."),
     "arithmetic": ("genzoo.cli.interpolate:arithmetic", "Latent vector arithmetic a - b + c from seeds or stored latents."),
     "reconstruct": ("genzoo.cli.reconstruct:reconstruct", "Show images over their reconstructions by a model that can reconstruct."),
+    "likelihood": ("genzoo.cli.likelihood:likelihood", "Bits/dim of images under a model with a likelihood, exact or a bound."),
     "score": ("genzoo.cli.score:score", "Per-image anomaly scores from a model that can score anomalies."),
     "eval": ("genzoo.cli.eval:eval_cmd", "Score generated images: FID, KID, IS, precision/recall, memorisation ..."),
     "translate": ("genzoo.cli.translate:translate", "Translate images with an image-to-image model."),
