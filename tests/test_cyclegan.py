@@ -310,14 +310,21 @@ def test_two_training_steps_write_a_run(digits_run):
     c = cfg["config"]
     assert cfg["family"] == "cyclegan" and c["task"] == "classes:3,8" and (c["domain_a"], c["domain_b"]) == ("3", "8")
     assert c["image_size"] == 16 and c["channels"] == 1 and cfg["data"]["class_names"] == ["3", "8"]
-    log = [json.loads(line) for line in (digits_run / "log.jsonl").read_text().splitlines()]
+    lines = [json.loads(line) for line in (digits_run / "log.jsonl").read_text().splitlines()]
+    log = [r for r in lines if "loss_g" in r]
     assert [r["step"] for r in log] == [1, 2]
+    assert lines[-1]["class_shares"]["AtoB"].keys() == {"model", "identity", "untrained"}
     assert {"loss_g", "loss_d", "cycle_a", "cycle_b", "identity_a", "g_adv_b", "d_a", "d_b", "lr_factor"} <= set(log[-1])
     assert log[0]["lr_factor"] == 1 and log[1]["lr_factor"] == 0.5  # decay_after=0: linear from the first step
     with Image.open(digits_run / "samples.png") as im:  # 6 rows (A: in/out/back, B: in/out/back) x 2 columns
         assert im.height > im.width
     card = (digits_run / "README.md").read_text()
     assert "pipeline_tag: image-to-image" in card and "3 <-> 8" in card and "cycle-shares" in card
+    # after training, the held-out class shares went to the card, with the baselines in the protocol
+    ev = cfg["evaluation"]
+    assert [e["metric"] for e in ev] == ["target_share_AtoB", "cycle_share_AtoB", "target_share_BtoA", "cycle_share_BtoA"]
+    assert all(0 <= e["value"] <= 1 and "identity" in e["protocol"] and e["split"] == "test" for e in ev)
+    assert "Target-class share 3 -> 8" in card and "digits classifier" in card
 
 
 def test_history_buffer_and_training_survive_resume(digits_run, tmp_path):
@@ -350,6 +357,8 @@ def test_translate_cli_both_directions(digits_run, tmp_path, cli):
     assert not np.array_equal(outs["AtoB"], outs["BtoA"])
     code, _, err = cli("translate", digits_run, tmp_path / "in", "--direction", "CtoD", "--out", tmp_path / "x")
     assert code == 1 and "translates AtoB, BtoA" in err
+    code, _, err = cli("translate", digits_run, "--data", "digits", "--grid", tmp_path / "g.png")
+    assert code == 1 and "builds no (input, target) pairs" in err  # classes:3,8 is not a paired task
     code, _, err = cli("sample", digits_run, "-n", "2", "--out", tmp_path / "s.png")
     assert code == 1 and "cyclegan" in err
 

@@ -215,6 +215,7 @@ class CycleGANConfig(ModelConfig):
     cycle_weight: float = 10.0  # lambda: weight of the cycle-consistency L1 terms
     identity_weight: float = 0.5  # identity L1 weight, as a multiple of lambda (paper: 0.5; 0 = off)
     pool_size: int = 50  # generated images each discriminator's history buffer keeps (paper: 50; 0 = off)
+    eval_shares: int = 1000  # classes:A,B on digits / fashion-mnist: after training, score this many test images per class (0 = off)
     decay_after: float = 0.5  # share of the steps at constant lr, then linear decay to 0 (paper: 100 of 200 epochs); 1 = off
     steps: int | None = 3000
     batch_size: int = 16  # drawn from both domains together: about half A, half B
@@ -415,7 +416,25 @@ def _recipe(model: CycleGANModel, config: CycleGANConfig) -> Recipe:
             logs[f"d_{name}"] = loss.detach()
         return total, logs
 
+    def record_shares(ctx: Any) -> None:
+        """After training, on classes:A,B tasks: the class shares of the held-out test images,
+        into the model card's evaluation (and log.jsonl)."""
+        if config.eval_shares <= 0 or not config.task.strip().startswith("classes") or ":" in config.data:
+            return
+        # here: it loads the classifier and the test split, which only this hook needs
+        from genzoo_cyclegan.shares import card_entries, class_shares
+
+        try:
+            with ctx.inference_weights() as m:
+                r = class_shares(m, n=config.eval_shares, data_dir=ctx.data_dir)
+        except GenzooError as e:  # no shipped classifier, no test split: the run itself is fine
+            ctx.log({"class_shares_skipped": str(e)})
+            return
+        ctx.model.meta["evaluation"] = card_entries(r)
+        ctx.log({"class_shares": {d: r[d] for d in ("AtoB", "BtoA")}})
+
     return Recipe(
+        after_training=[record_shares],
         phases=[
             # G first, as the paper's code: D then trains on the images G just made
             Phase("g", ["g_ab", "g_ba"], g_loss, after_step=[decay_g.after]),

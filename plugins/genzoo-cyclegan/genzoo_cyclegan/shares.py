@@ -101,3 +101,19 @@ def format_shares(r: dict[str, Any]) -> list[str]:
             lines.append(f"{direction + ':':<11}{k:<10}{v['target']:>14.3f}{v['cycle']:>20.3f}")
         lines.append(f"{'':<11}({src} -> {dst} -> {src})")
     return lines
+
+
+def card_entries(r: dict[str, Any]) -> list[dict[str, Any]]:
+    """The result of :func:`class_shares` as model-card evaluation entries (the model's shares,
+    the baselines in each entry's protocol)."""
+    a, b = r["names"]
+    out = []
+    for direction, (src, dst) in (("AtoB", (a, b)), ("BtoA", (b, a))):
+        rows = r[direction]
+        n = r["num_images"]["A" if direction == "AtoB" else "B"]
+        for key, title in (("target", f"Target-class share {src} -> {dst}"), ("cycle", f"Cycle-return share {src} -> {dst} -> {src}")):
+            base = ", ".join(f"{k} {v[key]:.3f}" for k, v in rows.items() if k != "model")
+            out.append({"metric": f"{key}_share_{direction}", "value": rows["model"][key], "name": title,
+                        "protocol": f"{n} {r['split']} images; {r['classifier']['name']}" + (f"; baselines: {base}" if base else ""),
+                        "dataset": r["data"], "split": r["split"]})
+    return out
