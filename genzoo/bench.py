@@ -60,6 +60,7 @@ from torch import Tensor, nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from genzoo.adversarial import AdversarialModel
+from genzoo.capabilities import Samples, TranslatesImages, has_capability
 from genzoo.console import console
 from genzoo.data import load_dataset, native_size
 from genzoo.engine.devices import resolve_device
@@ -370,14 +371,24 @@ def _quiet() -> Iterator[None]:
 
 
 def _configured(fam: Any, settings: BenchSettings) -> tuple[Any, Any, dict[str, Any]]:
-    """The family's default config fitted to the data, as `genzoo train` would build it."""
+    """The family's default config fitted to the data, as `genzoo train` would build it: the
+    data as the family prepares them (pix2pix's pairs, cyclegan's two domains from --set task=)."""
+    return _prepared(fam, *_loaded(fam, settings))
+
+
+def _loaded(fam: Any, settings: BenchSettings) -> tuple[Any, Any, dict[str, Any]]:
+    """(config with the bench's overrides, the data as loaded, the overrides)."""
     overrides: dict[str, Any] = {**settings.overrides, "data": settings.data, "seed": settings.seed}
     if settings.batch_size:
         overrides["batch_size"] = settings.batch_size
     if settings.image_size:
         overrides["image_size"] = settings.image_size
     cfg = fam.default_config().update(overrides, source="bench")
-    data = load_dataset(settings.data, image_size=cfg.image_size or native_size(settings.data))
+    return cfg, load_dataset(settings.data, image_size=cfg.image_size or native_size(settings.data)), overrides
+
+
+def _prepared(fam: Any, cfg: Any, raw: Any, overrides: dict[str, Any]) -> tuple[Any, Any, dict[str, Any]]:
+    data = fam.prepare_data(raw, cfg)  # as the engine does right after loading
     fitted = fam.configure_for_data(cfg, data)
     fitted = dataclasses.replace(fitted, image_size=data.image_size)
     return fitted, data, overrides
@@ -460,7 +471,9 @@ class _Interleaver:
 
 def bench_training(fam: Any, settings: BenchSettings, device: torch.device) -> tuple[dict[str, Any], Any, Any]:
     """Interleaved engine / bare-loop training throughput. Returns (result, trained model, config)."""
-    cfg, data, overrides = _configured(fam, settings)
+    loaded = _loaded(fam, settings)
+    raw = loaded[1]  # the engine prepares the data itself (prepare_data), so it gets them as loaded
+    cfg, data, overrides = _prepared(fam, *loaded)
     if cfg.batch_size > len(data):
         raise GenzooError(f"batch size {cfg.batch_size} is larger than '{settings.data}' ({len(data)} images); "
                           f"use --batch-size {len(data)} or less")
@@ -477,7 +490,7 @@ def bench_training(fam: Any, settings: BenchSettings, device: torch.device) -> t
     engine_overrides = {**overrides, "steps": None, "checkpoint_every": NEVER, "sample_every": NEVER}
     with tempfile.TemporaryDirectory(prefix="genzoo-bench-") as tmp, _quiet():
         trainer = turns.trainer = Trainer(
-            fam, overrides=engine_overrides, out=Path(tmp) / "run", data=data, device=str(device),
+            fam, overrides=engine_overrides, out=Path(tmp) / "run", data=raw, device=str(device),
             precision=settings.precision, compile=settings.compile, channels_last=settings.channels_last,
             progress=False,
         )
@@ -556,6 +569,8 @@ def bench_sampling(model: Any, settings: BenchSettings, device: torch.device, ba
     images (``n`` is reported), and when even one image would, it is not run and the
     extrapolated figure is reported with ``"estimated": true``.
     """
+    if not has_capability(model, Samples):  # pix2pix, cyclegan: they translate instead
+        return bench_translation(model, settings, device, batch_size) if has_capability(model, TranslatesImages) else []
     n_want = settings.sample_n or batch_size
     cap = 2 * settings.sample_seconds
     per_eval: float | None = None  # seconds per image per network evaluation, at batch n_want
@@ -591,6 +606,31 @@ def bench_sampling(model: Any, settings: BenchSettings, device: torch.device, ba
             per_eval = elapsed / (n * calls * evals)
         results.append({**entry, "n": n, "calls": calls, "images_per_s": round(n * calls / elapsed, 3),
                         "ms_per_image": round(1000 * elapsed / (n * calls), 3)})
+    return results
+
+
+def bench_translation(model: Any, settings: BenchSettings, device: torch.device, batch_size: int) -> list[dict[str, Any]]:
+    """images/s of ``model.translate`` in each of its directions, on random inputs of its input
+    shape (a model that cannot sample is timed at what it does instead); as :func:`bench_sampling`,
+    a one-image warm-up, then whole calls for about ``sample_seconds``."""
+    n = settings.sample_n or batch_size
+    size = int(model.config.image_size)
+    x = torch.rand(n, int(model.in_channels), size, size, generator=torch.Generator().manual_seed(settings.seed))
+    directions = tuple(model.directions)
+    results = []
+    for direction in directions:
+        opts: dict[str, Any] = {"direction": direction} if len(directions) > 1 else {}
+        model.translate(x[:1], **opts)  # warm-up
+        calls, elapsed = 0, 0.0
+        while calls == 0 or elapsed < settings.sample_seconds:
+            _sync(device)
+            t = time.perf_counter()
+            model.translate(x, batch_size=n, **opts)
+            _sync(device)
+            elapsed += time.perf_counter() - t
+            calls += 1
+        results.append({"sampler": f"translate {direction}", "n": n, "calls": calls,
+                        "images_per_s": round(n * calls / elapsed, 3), "ms_per_image": round(1000 * elapsed / (n * calls), 3)})
     return results
 
 

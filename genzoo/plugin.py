@@ -73,4 +73,17 @@ __all__ = [
     "Inpaints", "ScoresAnomalies", "HasLikelihood", "ShowsTrajectory", "HasLatentMixture", "Likelihood",
     "MissingCapabilityError", "require", "has_capability", "capabilities_of", "families_with",
     "TrainingContext",
+    # evaluation's feature extractors (genzoo.metrics), loaded on first use
+    "get_extractor", "FeatureExtractor",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # The feature extractors (the shipped digits / fashion-mnist classifiers, Inception ...) are
+    # offered here so a plugin can classify or embed images (CycleGAN's class shares) through the
+    # public API; genzoo.metrics is imported only when they are asked for, as it costs ~0.2 s.
+    if name in ("get_extractor", "FeatureExtractor"):
+        import importlib
+
+        return getattr(importlib.import_module("genzoo.metrics"), name)
+    raise AttributeError(f"module 'genzoo.plugin' has no attribute '{name}'")

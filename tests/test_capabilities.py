@@ -54,15 +54,15 @@ class Declared(GenerativeModel):
 
 def test_built_in_families_have_the_expected_capabilities():
     assert families_with(Inpaints) == ["diffusion"] == families_with(ShowsTrajectory)
-    assert families_with(TranslatesImages) == ["pix2pix"]
+    assert families_with(TranslatesImages) == ["cyclegan", "pix2pix"]
     for cap in (EncodesImages, Reconstructs):  # the flow's encoder is its bijection
         assert families_with(cap) == ["ae", "cvae", "flow", "vae"]
     assert families_with(HasLikelihood) == ["cvae", "flow", "vae"]
     assert families_with(HasLatentMixture) == ["ae", "cvae", "vae"]
     assert {"dcgan", "gan", "wgan", "wgan-gp", "cgan", "vae", "cvae"} <= set(families_with(ScoresAnomalies))
     assert {"dcgan", "gan", "vae"} <= set(families_with(DecodesLatents)) and "diffusion" not in families_with(DecodesLatents)
-    # pix2pix's sample() refuses (it translates): it withholds Samples by declaration
-    assert "pix2pix" not in families_with(Samples) and "diffusion" in families_with(Samples)
+    # pix2pix's and cyclegan's sample() refuse (they translate): they withhold Samples by declaration
+    assert {"pix2pix", "cyclegan"}.isdisjoint(families_with(Samples)) and "diffusion" in families_with(Samples)
     # config-dependent: the families that support labels may be conditional; gan may not
     assert "cgan" in families_with(ConditionalOnLabels) and "gan" not in families_with(ConditionalOnLabels)
     assert set(capabilities_of(families.get("diffusion"))) >= {Samples, Inpaints, ShowsTrajectory}

@@ -76,7 +76,7 @@ def translate(run: str, inputs: tuple[str, ...], out_dir: str | None, grid: str 
     """
     # here, not at the top: they import torch, and `genzoo translate --help` should not wait for it
     from genzoo.data import ImageDataset, load_dataset
-    from genzoo.data.tasks import INPUTS, apply_task, baseline, comparison_rows, finish, make_paired, parse_task, psnr_ssim
+    from genzoo.data.tasks import INPUTS, apply_task, baseline, comparison_rows, finish, make_paired, parse_task, psnr_ssim, tasks
     from genzoo.hub import load
     from genzoo.images import load_images, save_grid, save_image
     from genzoo.interfaces import to_unit
@@ -101,6 +101,10 @@ def translate(run: str, inputs: tuple[str, ...], out_dir: str | None, grid: str 
     direction = direction or directions[0]
     # families trained on pairs (e.g. pix2pix) record the task they were trained on as the config field `task`
     run_task = task or getattr(cfg, "task", "")
+    if run_task and not task and (data or from_targets) and run_task.partition(":")[0].strip() not in tasks.names():
+        # another kind of task (cyclegan's classes:A,B builds two domains, not pairs)
+        raise GenzooError(f"this {model.family_name} model was trained with task '{run_task}', which builds no (input, target) "
+                          "pairs, so --data and --from-targets cannot be used; translate image files or folders instead")
     paired: ImageDataset | None = None
     targets = None
     if data:
