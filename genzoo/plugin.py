@@ -8,6 +8,8 @@ Built-in families (plugins/) import only from here, exactly as a third-party pac
 See docs/plugins.md for a walk-through.
 """
 
+import importlib
+
 from genzoo.adversarial import AdversarialConfig, AdversarialModel, adversarial_recipe
 from genzoo.capabilities import (
     ConditionalOnLabels,
@@ -83,7 +85,5 @@ def __getattr__(name: str) -> object:
     # offered here so a plugin can classify or embed images (CycleGAN's class shares) through the
     # public API; genzoo.metrics is imported only when they are asked for, as it costs ~0.2 s.
     if name in ("get_extractor", "FeatureExtractor"):
-        import importlib
-
         return getattr(importlib.import_module("genzoo.metrics"), name)
     raise AttributeError(f"module 'genzoo.plugin' has no attribute '{name}'")

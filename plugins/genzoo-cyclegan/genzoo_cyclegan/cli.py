@@ -22,7 +22,6 @@ def cycle_shares(run: str, n: int, split: str, data: str | None, data_dir: str |
     # here, not at the top: they import torch, and `genzoo --help` must stay instant
     import genzoo
     from genzoo.plugin import GenzooError, TranslatesImages, require
-
     from genzoo_cyclegan.shares import class_shares, format_shares
 
     model = genzoo.load(run, device=device)
