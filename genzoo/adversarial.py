@@ -22,7 +22,7 @@ import torch
 from torch import Tensor
 
 from genzoo.anomaly import anogan_scores
-from genzoo.config import ModelConfig
+from genzoo.config import ModelConfig, bounded
 from genzoo.errors import GenzooError
 from genzoo.family import LatentModel, Phase, Recipe, StepContext
 from genzoo.registry import losses
@@ -31,12 +31,12 @@ from genzoo.regularizers import clip_weights, gradient_penalty
 
 @dataclass
 class AdversarialConfig(ModelConfig):
-    latent_dim: int = 100
+    latent_dim: int = bounded(100, min=1)
     loss: str = "non-saturating"  # see `genzoo list losses`
-    d_steps: int = 1  # discriminator (critic) updates per generator update
-    gp_weight: float = 0.0  # gradient penalty weight (WGAN-GP: 10); 0 = off
-    clip_value: float = 0.0  # clip discriminator weights to [-c, c] after each update (WGAN: 0.01)
-    lr_d: float = 0.0  # discriminator learning rate; 0 = same as lr
+    d_steps: int = bounded(1, min=1)  # discriminator (critic) updates per generator update
+    gp_weight: float = bounded(0.0, min=0)  # gradient penalty weight (WGAN-GP: 10); 0 = off
+    clip_value: float = bounded(0.0, min=0)  # clip discriminator weights to [-c, c] after each update (WGAN: 0.01)
+    lr_d: float = bounded(0.0, min=0)  # discriminator learning rate; 0 = same as lr
 
 
 class AdversarialModel(LatentModel):

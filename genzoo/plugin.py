@@ -30,7 +30,7 @@ from genzoo.capabilities import (
     has_capability,
     require,
 )
-from genzoo.config import ModelConfig
+from genzoo.config import ModelConfig, bounded
 from genzoo.console import console, make_progress
 from genzoo.data import ImageDataset, RawImages, load_dataset
 from genzoo.data.tasks import INPUTS, PairedTask, comparison_rows, make_paired, register_task, tasks
@@ -63,7 +63,7 @@ from genzoo.regularizers import clip_weights, gradient_penalty, penalty_at
 from genzoo.samplers import LatentGMM, Sampler
 
 __all__ = [
-    "AdversarialConfig", "AdversarialModel", "adversarial_recipe", "ModelConfig", "ImageDataset", "RawImages",
+    "AdversarialConfig", "AdversarialModel", "adversarial_recipe", "ModelConfig", "bounded", "ImageDataset", "RawImages",
     "load_dataset", "GenzooError", "Batch", "Family", "GenerativeModel", "LatentModel", "Phase", "Recipe",
     "StepContext", "Denoiser", "Discriminator", "Encoder", "Generator", "count_parameters", "to_signed", "to_unit",
     "AdversarialLoss", "datasets", "families", "losses", "metrics", "samplers", "register_dataset",

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from genzoo.plugin import AdversarialConfig, AdversarialModel, Discriminator, Generator, GenzooError
+from genzoo.plugin import AdversarialConfig, AdversarialModel, Discriminator, Generator, GenzooError, bounded
 from genzoo_dcgan import DCGANDiscriminator, DCGANGenerator, init_weights, norm2d, plan
 
 ARCHS = ("mlp", "conv")
@@ -37,11 +37,11 @@ class AdversarialNetsConfig(AdversarialConfig):
     """The config of every adversarial variant; each one presets its own defaults (variants.py)."""
 
     arch: str = "mlp"  # mlp | conv
-    g_width: int = 256  # mlp: G's first hidden width (doubling per layer); conv: as in dcgan
-    d_width: int = 256  # mlp: D's last hidden width (doubling towards the input); conv: as in dcgan
-    mlp_layers: int = 2  # hidden layers of each MLP
+    g_width: int = bounded(256, min=1)  # mlp: G's first hidden width (doubling per layer); conv: as in dcgan
+    d_width: int = bounded(256, min=1)  # mlp: D's last hidden width (doubling towards the input); conv: as in dcgan
+    mlp_layers: int = bounded(2, min=1)  # hidden layers of each MLP
     d_norm: str = "none"  # batch | layer | none: normalisation in D's hidden layers
-    d_dropout: float = 0.0  # dropout after each hidden layer of the MLP discriminator
+    d_dropout: float = bounded(0.0, min=0, max=1, max_open=True)  # dropout after each hidden layer of the MLP discriminator
     d_conditioning: str = "concat"  # concat | projection (conditional models only)
 
 

@@ -42,6 +42,7 @@ from genzoo.plugin import (
     Recipe,
     StepContext,
     TrainingContext,
+    bounded,
     comparison_rows,
     console,
     to_signed,
@@ -135,13 +136,13 @@ class ConvDecoder(Generator):
 # ------------------------------------------------------------------------------------------
 @dataclass
 class AEConfig(ModelConfig):
-    latent_dim: int = 16
-    width: int = 32  # encoder channels after the first convolution (doubling with depth); decoder mirrors it
+    latent_dim: int = bounded(16, min=1)
+    width: int = bounded(32, min=1)  # encoder channels after the first convolution (doubling with depth); decoder mirrors it
     loss: str = "l2"  # l2 | l1: mean squared or mean absolute error per pixel, in [0, 1] units
-    eval_images: int = 2000  # test-split images for the held-out reconstruction error per epoch; 0 = off
-    gmm_components: int = 10  # Gaussian mixture fitted to the encoded training set (the default sampler)
+    eval_images: int = bounded(2000, min=0)  # test-split images for the held-out reconstruction error per epoch; 0 = off
+    gmm_components: int = bounded(10, min=1)  # Gaussian mixture fitted to the encoded training set (the default sampler)
     gmm_covariance: str = "full"  # full | diag
-    gmm_max_images: int = 20000  # training images encoded for the fit (a seeded random subset beyond this)
+    gmm_max_images: int = bounded(20000, min=1)  # training images encoded for the fit (a seeded random subset beyond this)
     # optimisation: Adam at 1e-3, 4000 steps of batch 64: ~170 epochs of digits (about a
     # minute on a 2-core CPU) or ~4 of fashion-mnist (a few minutes), as the VAE.
     steps: int = 4000

@@ -46,6 +46,7 @@ from genzoo.plugin import (
     Recipe,
     Samples,
     StepContext,
+    bounded,
     losses,
     to_unit,
 )
@@ -202,21 +203,21 @@ class HistoryBuffer(nn.Module):
 
 @dataclass
 class CycleGANConfig(ModelConfig):
-    image_size: int = 0  # a multiple of 4; 0: the data's (fashion-mnist 28, digits 16)
+    image_size: int = bounded(0, min=0)  # a multiple of 4; 0: the data's (fashion-mnist 28, digits 16)
     task: str = ""  # unpaired domains from one dataset: classes:A,B (e.g. classes:7,9) | invert; "" for unpaired:DIR_A,DIR_B
     domain_a: str = ""  # what domain A is (taken from the data: a class name, a folder name)
     domain_b: str = ""  # what domain B is
-    g_width: int = 16  # channels of the generators' first layer (x2, x4 below); paper: 64
-    g_blocks: int = 3  # residual blocks at 1/4 of the side; paper: 6 at 128 px, 9 at 256 px
-    d_width: int = 32  # PatchGAN channels at the first layer; paper: 64
-    d_layers: int = 0  # PatchGAN stride-2 layers; 0: by size (1 below 24 px, 2 below 64, 3 = 70x70 patches)
+    g_width: int = bounded(16, min=1)  # channels of the generators' first layer (x2, x4 below); paper: 64
+    g_blocks: int = bounded(3, min=1)  # residual blocks at 1/4 of the side; paper: 6 at 128 px, 9 at 256 px
+    d_width: int = bounded(32, min=1)  # PatchGAN channels at the first layer; paper: 64
+    d_layers: int = bounded(0, min=0)  # PatchGAN stride-2 layers; 0: by size (1 below 24 px, 2 below 64, 3 = 70x70 patches)
     norm: str = "instance"  # instance | batch | none
     loss: str = "least-squares"  # adversarial loss from the registry (`genzoo list losses`); the paper's is least-squares
-    cycle_weight: float = 10.0  # lambda: weight of the cycle-consistency L1 terms
-    identity_weight: float = 0.5  # identity L1 weight, as a multiple of lambda (paper: 0.5; 0 = off)
-    pool_size: int = 50  # generated images each discriminator's history buffer keeps (paper: 50; 0 = off)
-    eval_shares: int = 1000  # classes:A,B on digits / fashion-mnist: after training, score this many test images per class (0 = off)
-    decay_after: float = 0.5  # share of the steps at constant lr, then linear decay to 0 (paper: 100 of 200 epochs); 1 = off
+    cycle_weight: float = bounded(10.0, min=0)  # lambda: weight of the cycle-consistency L1 terms
+    identity_weight: float = bounded(0.5, min=0)  # identity L1 weight, as a multiple of lambda (paper: 0.5; 0 = off)
+    pool_size: int = bounded(50, min=0)  # generated images each discriminator's history buffer keeps (paper: 50; 0 = off)
+    eval_shares: int = bounded(1000, min=0)  # classes:A,B on digits / fashion-mnist: after training, score this many test images per class (0 = off)
+    decay_after: float = bounded(0.5, min=0, max=1)  # share of the steps at constant lr, then linear decay to 0 (paper: 100 of 200 epochs); 1 = off
     steps: int | None = 3000
     batch_size: int = 16  # drawn from both domains together: about half A, half B
     num_samples: int = 48  # preview: 8 columns x (input / translation / reconstruction) x 2 directions

@@ -26,6 +26,7 @@ from genzoo.plugin import (
     GenzooError,
     Recipe,
     adversarial_recipe,
+    bounded,
 )
 
 __version__ = "0.1.0"
@@ -123,8 +124,8 @@ class DCGANDiscriminator(Discriminator):
 class DCGANConfig(AdversarialConfig):
     # Width 32 (the paper used 128 at 64 px) keeps the default digits run (16 px, 5000 steps)
     # near a minute on a 2-core CPU; width 64 gave no visibly better digits there.
-    g_width: int = 32  # generator channels at the last hidden layer (doubling towards the input)
-    d_width: int = 32  # discriminator channels at the first layer (doubling with depth)
+    g_width: int = bounded(32, min=1)  # generator channels at the last hidden layer (doubling towards the input)
+    d_width: int = bounded(32, min=1)  # discriminator channels at the first layer (doubling with depth)
     d_norm: str = "batch"  # batch | layer | none (use layer or none with a gradient penalty)
     steps: int = 5000
     ema: float = 0.999

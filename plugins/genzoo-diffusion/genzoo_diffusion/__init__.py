@@ -33,6 +33,7 @@ from genzoo.plugin import (
     Phase,
     Recipe,
     StepContext,
+    bounded,
     make_progress,
     samplers as sampler_registry,
     to_signed,
@@ -62,23 +63,23 @@ PREDICTIONS = ("eps", "v")
 @dataclass
 class DiffusionConfig(ModelConfig):
     # forward process
-    timesteps: int = 1000  # T
+    timesteps: int = bounded(1000, min=1)  # T
     schedule: str = "linear"  # linear (Ho et al.) | cosine (Nichol and Dhariwal)
-    beta_start: float = 1e-4  # linear schedule only
-    beta_end: float = 0.02  # linear schedule only
+    beta_start: float = bounded(1e-4, min=0, max=1, min_open=True, max_open=True)  # linear schedule only
+    beta_end: float = bounded(0.02, min=0, max=1, min_open=True, max_open=True)  # linear schedule only
     prediction: str = "eps"  # eps | v: what the network predicts
     # U-Net
     # 0 / () below mean "by image size" (see sizes_for); the values used are written to config.json
-    width: int = 0  # channels at full resolution (level i: width * channel_mult[i]); 16 to 16 px, 32 to 32 px, else 64
-    channel_mult: tuple[int, ...] = ()  # (1,2,2) to 28 px, (1,2,2,2) at 32, (1,2,3,4) from 64
-    num_res_blocks: int = 0  # residual blocks per level (the up path has one more); 1 to 16 px, else 2
-    attention_resolutions: tuple[int, ...] = ()  # sides with self-attention: those <= 8 px below the top
-    attention_heads: int = 4
-    dropout: float = 0.1
-    norm_groups: int = 8  # GroupNorm groups (reduced to a divisor of the channels where needed)
+    width: int = bounded(0, min=0)  # channels at full resolution (level i: width * channel_mult[i]); 16 to 16 px, 32 to 32 px, else 64
+    channel_mult: tuple[int, ...] = bounded((), min=1)  # (1,2,2) to 28 px, (1,2,2,2) at 32, (1,2,3,4) from 64
+    num_res_blocks: int = bounded(0, min=0)  # residual blocks per level (the up path has one more); 1 to 16 px, else 2
+    attention_resolutions: tuple[int, ...] = bounded((), min=1)  # sides with self-attention: those <= 8 px below the top
+    attention_heads: int = bounded(4, min=1)
+    dropout: float = bounded(0.1, min=0, max=1, max_open=True)
+    norm_groups: int = bounded(8, min=1)  # GroupNorm groups (reduced to a divisor of the channels where needed)
     # conditioning
     conditional: bool = True  # use class labels when the data has them (off automatically otherwise)
-    label_dropout: float = 0.1  # probability of training on "no label": enables classifier-free guidance
+    label_dropout: float = bounded(0.1, min=0, max=1)  # probability of training on "no label": enables classifier-free guidance
     # optimisation (Ho et al.: Adam 2e-4, grad clip 1, EMA 0.9999 over 800k steps; EMA 0.999 suits short runs)
     lr: float = 5e-4
     betas: tuple[float, float] = (0.9, 0.999)

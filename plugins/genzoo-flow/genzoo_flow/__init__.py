@@ -39,6 +39,7 @@ from genzoo.plugin import (
     Recipe,
     StepContext,
     TrainingContext,
+    bounded,
     console,
     to_signed,
 )
@@ -83,14 +84,14 @@ def bits_per_dim(log_density: Tensor, dims: int) -> Tensor:
 
 @dataclass
 class FlowConfig(ModelConfig):
-    levels: int = 0  # scales (squeeze + depth steps [+ split]); 0 = automatic (2 at 16 and 28 px, 3 at 32 and 64)
-    depth: int = 8  # Glow steps (actnorm, 1x1 conv, coupling) per level
-    hidden: int = 64  # channels of each coupling's conv net
+    levels: int = bounded(0, min=0)  # scales (squeeze + depth steps [+ split]); 0 = automatic (2 at 16 and 28 px, 3 at 32 and 64)
+    depth: int = bounded(8, min=1)  # Glow steps (actnorm, 1x1 conv, coupling) per level
+    hidden: int = bounded(64, min=1)  # channels of each coupling's conv net
     preprocess: str = "logit"  # logit (RealNVP: logit(alpha + (1 - 2 alpha) y)) | affine (Glow: y - 0.5)
-    logit_alpha: float = 0.05  # logit only: keeps pixel values 0 and 1 at finite h
-    scale_clamp: float = 2.0  # coupling log-scales are soft-clamped to +-scale_clamp (a stable inverse)
-    temperature: float = 1.0  # default sampling temperature (std of eps); --opt temperature=0.7 overrides
-    eval_images: int = 2000  # test-split images for the held-out bits/dim each epoch and at the end; 0 = off
+    logit_alpha: float = bounded(0.05, min=0, max=0.5, min_open=True, max_open=True)  # logit only: keeps pixel values 0 and 1 at finite h
+    scale_clamp: float = bounded(2.0, min=0, min_open=True)  # coupling log-scales are soft-clamped to +-scale_clamp (a stable inverse)
+    temperature: float = bounded(1.0, min=0)  # default sampling temperature (std of eps); --opt temperature=0.7 overrides
+    eval_images: int = bounded(2000, min=0)  # test-split images for the held-out bits/dim each epoch and at the end; 0 = off
     # optimisation: Adam 1e-3 (Glow's rate), clipped gradients; 1500 steps of 64 are ~64 epochs
     # of digits (about 6 minutes on one busy CPU core) or ~1.6 of fashion-mnist.
     steps: int = 1500

@@ -43,6 +43,7 @@ from genzoo.plugin import (
     Recipe,
     Samples,
     StepContext,
+    bounded,
     comparison_rows,
     losses,
     make_paired,
@@ -187,18 +188,18 @@ class PatchDiscriminator(nn.Module):
 
 @dataclass
 class Pix2PixConfig(ModelConfig):
-    image_size: int = 0  # 32, 64, 128 or 256; 0: the data's size rounded up to one of them (fashion-mnist 28 -> 32)
-    in_channels: int = 0  # channels of the input images; taken from the data
+    image_size: int = bounded(0, min=0)  # 32, 64, 128 or 256; 0: the data's size rounded up to one of them (fashion-mnist 28 -> 32)
+    in_channels: int = bounded(0, min=0)  # channels of the input images; taken from the data
     task: str = ""  # paired task built from plain data: superres[:2|4], inpaint[:K], denoise[:S], edges, colorize
     direction: str = "AtoB"  # for pairs: data: AtoB (A is the input) or BtoA
-    g_width: int = 32  # U-Net channels at the first level (x2 per level, capped at x8); paper: 64
-    d_width: int = 32  # PatchGAN channels at the first layer; paper: 64
-    d_layers: int = 0  # PatchGAN stride-2 layers; 0: by size (3 at 256 px = 70x70 patches)
+    g_width: int = bounded(32, min=1)  # U-Net channels at the first level (x2 per level, capped at x8); paper: 64
+    d_width: int = bounded(32, min=1)  # PatchGAN channels at the first layer; paper: 64
+    d_layers: int = bounded(0, min=0)  # PatchGAN stride-2 layers; 0: by size (3 at 256 px = 70x70 patches)
     norm: str = "batch"  # batch | instance | none
-    dropout: float = 0.5  # dropout probability in the decoder: the generator's noise
-    dropout_layers: int = 0  # decoder blocks with dropout after the bottleneck's; 0: by size (1 at 32/64 px, 3 at 256)
+    dropout: float = bounded(0.5, min=0, max=1, max_open=True)  # dropout probability in the decoder: the generator's noise
+    dropout_layers: int = bounded(0, min=0)  # decoder blocks with dropout after the bottleneck's; 0: by size (1 at 32/64 px, 3 at 256)
     loss: str = "non-saturating"  # adversarial loss from the registry (`genzoo list losses`)
-    l1_weight: float = 100.0  # lambda: weight of L1(G(x), y) against the adversarial loss
+    l1_weight: float = bounded(100.0, min=0)  # lambda: weight of L1(G(x), y) against the adversarial loss
     steps: int = 2000
     batch_size: int = 32
     num_samples: int = 24  # preview: 8 rows of input | output | target

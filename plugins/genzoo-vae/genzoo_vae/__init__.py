@@ -46,6 +46,7 @@ from genzoo.plugin import (
     Recipe,
     StepContext,
     TrainingContext,
+    bounded,
     console,
     to_signed,
 )
@@ -189,20 +190,20 @@ class PixelLikelihood(nn.Module):
 # ------------------------------------------------------------------------------------------
 @dataclass
 class VAEConfig(ModelConfig):
-    latent_dim: int = 16
-    width: int = 32  # encoder channels after the first convolution (doubling with depth); decoder mirrors it
+    latent_dim: int = bounded(16, min=1)
+    width: int = bounded(32, min=1)  # encoder channels after the first convolution (doubling with depth); decoder mirrors it
     likelihood: str = "bernoulli"  # bernoulli | gaussian: the reconstruction term p(x | z)
-    sigma: float = 0.0  # gaussian only: fixed std of p(x | z) in [0, 1] pixel units; 0 = learned per channel
-    beta: float = 1.0  # weight of the KL term (1 = the ELBO; > 1: beta-VAE)
-    kl_warmup: int = 0  # steps over which the KL weight rises linearly from 0 to beta; 0 = off
+    sigma: float = bounded(0.0, min=0)  # gaussian only: fixed std of p(x | z) in [0, 1] pixel units; 0 = learned per channel
+    beta: float = bounded(1.0, min=0)  # weight of the KL term (1 = the ELBO; > 1: beta-VAE)
+    kl_warmup: int = bounded(0, min=0)  # steps over which the KL weight rises linearly from 0 to beta; 0 = off
     binarize: bool = False  # dynamic binarisation: train on x ~ Bernoulli(pixel), as in published MNIST NLLs
-    eval_images: int = 10000  # test-split images for the per-epoch held-out ELBO; 0 = off
-    iwae_k: int = 0  # importance samples for the IWAE bound on log p(x) after training; 0 = off
-    iwae_images: int = 1000  # test-split images the IWAE bound uses
-    gmm_components: int = 10  # Gaussian mixture fitted to the encoded training set (the gmm sampler)
+    eval_images: int = bounded(10000, min=0)  # test-split images for the per-epoch held-out ELBO; 0 = off
+    iwae_k: int = bounded(0, min=0)  # importance samples for the IWAE bound on log p(x) after training; 0 = off
+    iwae_images: int = bounded(1000, min=1)  # test-split images the IWAE bound uses
+    gmm_components: int = bounded(10, min=1)  # Gaussian mixture fitted to the encoded training set (the gmm sampler)
     gmm_covariance: str = "full"  # full | diag
     gmm_fit_on: str = "mean"  # mean | sample: posterior means, or one draw from q(z | x) per image
-    gmm_max_images: int = 20000  # training images encoded for the fit (a seeded random subset beyond this)
+    gmm_max_images: int = bounded(20000, min=1)  # training images encoded for the fit (a seeded random subset beyond this)
     # optimisation: Adam at 1e-3 is the usual VAE setting; 4000 steps of batch 64 is ~170
     # epochs of digits (about a minute on a 2-core CPU) or ~4 of fashion-mnist.
     steps: int = 4000
