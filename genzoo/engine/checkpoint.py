@@ -11,14 +11,17 @@ Layout::
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any
 
 import torch
+from rich.markup import escape
 from torch import Tensor
 
 from genzoo.config import ModelConfig
+from genzoo.console import console
 from genzoo.engine.devices import seed_everything
 from genzoo.errors import GenzooError
 from genzoo.family import Family
@@ -38,17 +41,51 @@ RESUMABLE = {"steps", "log_every", "sample_every", "checkpoint_every", "num_samp
 State = tuple[dict[str, Tensor], dict[str, Any]]  # (tensors, JSON scalars)
 
 
+_STEP_NAME = re.compile(r"^step-\d+$")
+
+
 def find_checkpoint(run_dir: Path) -> Path | None:
-    """The newest complete checkpoint: the one 'latest' names, else the highest step present."""
+    """The newest complete checkpoint: the one 'latest' names, else the highest step present.
+
+    'latest' must name a plain ``step-N`` folder of this run's checkpoints/: a path that leads
+    elsewhere (``../../other/checkpoints/step-5``, a link out of the run) or bytes that are not
+    text are ignored with a note, so a damaged or hostile run never resumes another run.
+    """
     ck = run_dir / "checkpoints"
     if not ck.is_dir():
         return None
     latest = ck / "latest"
     if latest.is_file():
-        cand = ck / latest.read_text().strip()
-        if (cand / "state.json").is_file() and (cand / "state.safetensors").is_file():
-            return cand
-    done = sorted(p for p in ck.glob("step-*") if (p / "state.json").is_file() and (p / "state.safetensors").is_file())
+        try:
+            name = latest.read_bytes().decode("utf-8").strip()
+        except (OSError, UnicodeDecodeError):
+            name = None
+        if name is not None and _STEP_NAME.match(name) and _complete(ck, ck / name):
+            return ck / name
+        if name is None:
+            why = "is not UTF-8 text"
+        elif not _STEP_NAME.match(name):
+            why = f"names {name[:80]!r}, not a step-N checkpoint of this run"
+        else:
+            why = f"names {name}, which is not a complete checkpoint"
+        found = _highest(ck)
+        instead = f"using the highest complete checkpoint, {found.name}" if found else "no complete checkpoint found"
+        console.print(f"[yellow]note:[/] {escape(str(latest))} {escape(why)}; {instead}")
+        return found
+    return _highest(ck)
+
+
+def _complete(ck: Path, cand: Path) -> bool:
+    """A step-N folder inside ``ck`` (not a link out of it) holding both state files."""
+    try:
+        inside = cand.resolve().parent == ck.resolve()
+    except OSError:
+        return False
+    return inside and (cand / "state.json").is_file() and (cand / "state.safetensors").is_file()
+
+
+def _highest(ck: Path) -> Path | None:
+    done = sorted(p for p in ck.glob("step-*") if _STEP_NAME.match(p.name) and _complete(ck, p))
     return done[-1] if done else None
 
 

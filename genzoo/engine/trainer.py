@@ -30,10 +30,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from rich.markup import escape
 from torch import Tensor, nn
 
 from genzoo import distributed
 from genzoo.config import ModelConfig
+from genzoo.console import console
 from genzoo.data import ImageDataset, load_dataset, native_size
 from genzoo.engine import checkpoint as ck
 from genzoo.engine.batches import Batches
@@ -45,6 +47,7 @@ from genzoo.engine.loop import FOLD_AFTER, LoopState, divergence_message, stop_o
 from genzoo.engine.optim import phase_optimizer
 from genzoo.engine.preview import preview_images, write_preview
 from genzoo.engine.rundir import default_run_dir, run_to_resume
+from genzoo.engine.runlock import RunLock, remove_stale_temporaries
 from genzoo.engine.step import PRECISIONS, autocast_for, update_phase
 from genzoo.errors import GenzooError
 from genzoo.family import Family, GenerativeModel, Phase, Recipe, StepContext, environment
@@ -116,33 +119,40 @@ class Trainer:
         self.sync_batchnorm = sync_batchnorm  # multi-process only: BatchNorm statistics over all ranks
         if self.max_time is not None and "steps" not in overrides and epochs is None and config is None and not resume:
             overrides["steps"] = None  # a time budget alone: train until it runs out
-        self.config, self.out, self.start_step, restored = self._open_run(config, overrides, out)
-        self._validate_config()
-        # a family may adapt the data first (pix2pix: resize, build pairs from config.task)
-        self.data = family.prepare_data(data if data is not None else self._load_data(), self.config)
-        if epochs is not None:
-            self.config = self.config.update({"steps": self._steps_for(epochs)})
-        seed_everything(self.config.seed + rank)
-        self.config = self._fit_to_data(self.config)
-        self.model = self._build_model()
-        self.recipe: Recipe = family.recipe(self.model, self.config)
-        self.optimizers = self._make_optimizers()
-        self.ema = self._make_ema()
-        self.batches = Batches(self.data, self.config.batch_size, self.config.seed, self.device, rank, world_size)
-        self.scaler = torch.amp.GradScaler("cuda") if precision == "fp16" and self.device.type == "cuda" else None
-        self._autocast = autocast_for(precision, self.device)
-        self.wall_before, self.images_seen = self._restore(*restored) if restored else (0.0, 0)
-        self._compile_networks()
-        self.train_model: nn.Module = self.model  # what loss functions see: DDP wrappers in a multi-process run
-        self.dist: distributed.DistributedTraining | None = None  # made by fit() when world_size > 1
-        self._t0: float | None = None  # when fit() started (perf_counter)
-        self.context = TrainingContext(
-            run_dir=self.out, config=self.config, data=self.data, data_dir=data_dir, model=self.model, ema=self.ema,
-            device=self.device, is_main=self.is_main, clock=self.wall_time, step=self.start_step,
-        )
-        self.display = RunDisplay(family.name, progress, self.is_main)
-        self.loop = LoopState(step=self.start_step, checked_step=self.start_step,
-                              epochs_hooked=self.batches.epochs_completed)
+        # The run directory is locked from here (rank 0) until fit() returns; a failure while
+        # setting up releases it.
+        self._lock: RunLock | None = None
+        try:
+            self.config, self.out, self.start_step, restored = self._open_run(config, overrides, out)
+            self._validate_config()
+            # a family may adapt the data first (pix2pix: resize, build pairs from config.task)
+            self.data = family.prepare_data(data if data is not None else self._load_data(), self.config)
+            if epochs is not None:
+                self.config = self.config.update({"steps": self._steps_for(epochs)})
+            seed_everything(self.config.seed + rank)
+            self.config = self._fit_to_data(self.config)
+            self.model = self._build_model()
+            self.recipe: Recipe = family.recipe(self.model, self.config)
+            self.optimizers = self._make_optimizers()
+            self.ema = self._make_ema()
+            self.batches = Batches(self.data, self.config.batch_size, self.config.seed, self.device, rank, world_size)
+            self.scaler = torch.amp.GradScaler("cuda") if precision == "fp16" and self.device.type == "cuda" else None
+            self._autocast = autocast_for(precision, self.device)
+            self.wall_before, self.images_seen = self._restore(*restored) if restored else (0.0, 0)
+            self._compile_networks()
+            self.train_model: nn.Module = self.model  # what loss functions see: DDP wrappers in a multi-process run
+            self.dist: distributed.DistributedTraining | None = None  # made by fit() when world_size > 1
+            self._t0: float | None = None  # when fit() started (perf_counter)
+            self.context = TrainingContext(
+                run_dir=self.out, config=self.config, data=self.data, data_dir=data_dir, model=self.model, ema=self.ema,
+                device=self.device, is_main=self.is_main, clock=self.wall_time, step=self.start_step,
+            )
+            self.display = RunDisplay(family.name, progress, self.is_main)
+            self.loop = LoopState(step=self.start_step, checked_step=self.start_step,
+                                  epochs_hooked=self.batches.epochs_completed)
+        except BaseException:
+            self._unlock()
+            raise
 
     # -- the run's config, directory and data ------------------------------------------------
     def _open_run(self, config: ModelConfig | None, overrides: dict[str, Any], out: str | Path | None
@@ -155,15 +165,53 @@ class Trainer:
         if not self.resume:
             cfg = base.update(overrides)
             run = Path(out) if out is not None else self._new_run_dir(cfg)
+            self._lock_run(run)
             if ck.find_checkpoint(run) is not None:
                 raise GenzooError(f"'{run}' already holds a run; pass --resume to continue it or choose another --out")
             return cfg, run, 0, None
         run = run_to_resume(fam.name, base.update(overrides).data, out)
+        self._lock_run(run)
         found = ck.find_checkpoint(run)
         if found is None:
             raise GenzooError(f"no checkpoint to resume in '{run}'; train without --resume first")
         state = ck.read_checkpoint(found)
         return ck.resumed_config(fam, run, state[1], overrides), run, int(state[1]["step"]), state
+
+    def _lock_run(self, run: Path) -> None:
+        """Take the run directory's lock (rank 0 only: one lock per run, however many processes)
+        before anything in it is read or written, then clear dead writers' temporaries. A
+        directory that does not exist yet is made and locked by :meth:`_start` (made here, it
+        could land inside the data folder that is about to be read)."""
+        if not self.is_main or self._lock is not None or not run.is_dir():
+            return
+        lock = RunLock(run)
+        lock.acquire()
+        self._lock = lock
+        removed = remove_stale_temporaries(run)  # safe now: no other run writes here
+        if removed:
+            console.print(f"[yellow]note:[/] removed {len(removed)} temporary file(s) that an interrupted run "
+                          f"left in {escape(str(run))}")
+
+    def _make_run_dir(self) -> None:
+        """Rank 0, before the first write: make the run directory, lock it, and (a new run)
+        check again that no other run started there since setup looked."""
+        run = self.out
+        try:
+            run.mkdir(parents=True, exist_ok=True)
+        except FileExistsError:
+            raise GenzooError(f"--out '{run}' is a file, not a directory; choose another --out") from None
+        except OSError as e:
+            raise GenzooError(f"cannot create the run directory '{run}' ({e.strerror}); choose another --out") from None
+        if self._lock is None:
+            self._lock_run(run)
+            if not self.resume and ck.find_checkpoint(run) is not None:
+                raise GenzooError(f"'{run}' already holds a run; pass --resume to continue it or choose another --out")
+
+    def _unlock(self) -> None:
+        """Release the run lock (safe to call twice)."""
+        lock, self._lock = self._lock, None
+        if lock is not None:
+            lock.release()
 
     def _new_run_dir(self, config: ModelConfig) -> Path:
         if self.world_size == 1:
@@ -319,25 +367,29 @@ class Trainer:
     # -- the loop ----------------------------------------------------------------------------
     def fit(self) -> TrainResult:
         """Run the recipe until ``steps`` or ``max_time``; returns where everything went."""
-        self._start()
         try:
-            with stop_on_sigterm(self.loop), self.display.running(self.loop.step, self.config.steps):
-                while self._keep_going():
-                    self._train_step()
-                    self._after_step()
-        except KeyboardInterrupt:
-            self.loop.interrupted = self.loop.stopped = True
-        return self._finish()
+            self._start()
+            try:
+                with stop_on_sigterm(self.loop), self.display.running(self.loop.step, self.config.steps):
+                    while self._keep_going():
+                        self._train_step()
+                        self._after_step()
+            except KeyboardInterrupt:
+                self.loop.interrupted = self.loop.stopped = True
+            return self._finish()
+        finally:  # however the run ends, the directory is free for the next one
+            self._unlock()
 
     def _start(self) -> None:
         c = self.config
+        if self.is_main:
+            self._make_run_dir()
         if self.world_size > 1:
             self._start_distributed()
         if c.steps is not None and self.start_step >= c.steps:
             raise GenzooError(f"run '{self.out}' is already at step {self.start_step} of {c.steps}; "
                               f"pass --steps N with N > {self.start_step} to train further")
         if self.is_main:
-            self.out.mkdir(parents=True, exist_ok=True)
             # Record what is about to run before the first step: config and versions.
             self.model.meta["training"] = {"steps": self.start_step, "environment": environment()}
             if not (self.out / "config.json").exists():
