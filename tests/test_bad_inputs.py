@@ -101,3 +101,10 @@ def test_readme_list_pattern_lists_matching_names_across_kinds(tmp_path: Path) -
 def test_list_kind_and_pattern_still_work(tmp_path: Path) -> None:
     r = run_cli(["list", "families", "*gan*"], tmp_path)
     assert r.returncode == 0 and "dcgan" in r.stdout and "diffusion" not in r.stdout, r.stdout
+
+
+def test_brackets_in_a_run_directory_print_literally_while_training(tmp_path: Path) -> None:
+    out = tmp_path / "o[/]x [link=http://x]y[/link]"
+    r = run_cli(["train", "dcgan", "--data", "digits", "--steps", "1", "--out", str(out)], tmp_path)
+    assert r.returncode == 0 and "Traceback" not in r.stdout, r.stdout
+    assert f"-> {out}" in r.stdout and (out / "model.safetensors").is_file()
