@@ -6,6 +6,7 @@ import os
 import sys
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -16,6 +17,11 @@ from rich.progress import (
 )
 
 console = Console(stderr=True, highlight=False)
+
+
+def esc(value: object) -> str:
+    """``str(value)`` escaped for rich markup: paths, repo ids and config values print literally."""
+    return escape(str(value))
 
 
 def progress_enabled() -> bool:

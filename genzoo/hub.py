@@ -42,8 +42,32 @@ if TYPE_CHECKING:  # genzoo.family imports this module to load pretrained models
     from genzoo.family import GenerativeModel
 
 REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+#: A branch or tag name (segments of letters, digits, '_', '.', '+', '-', not starting with '.', '+' or '-',
+#: joined by '/'; refs/pr/1 included) or a commit id.
+REVISION = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]*(/[A-Za-z0-9_][A-Za-z0-9_.+-]*)*$")
+COMMIT = re.compile(r"^[0-9a-f]{40}$")
+#: A PEP 508 distribution name: only such a name is ever suggested to `pip install`.
+DISTRIBUTION = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")
 #: The files a genzoo model repo holds; downloads fetch only these.
 HUB_FILES = (CONFIG_NAME, WEIGHTS_NAME, CARD_NAME, SAMPLES_NAME)
+
+
+def check_repo_id(repo_id: str) -> None:
+    """Refuse a Hub repo id that is not USER/MODEL (it names a folder in the cache)."""
+    if not REPO_ID.match(repo_id) or ".." in repo_id or "--" in repo_id or len(repo_id) > 96:
+        raise GenzooError(f"{repo_id!r} is not a Hub repo id; use USER/MODEL (letters, digits, '-', '_', '.')")
+
+
+def check_revision(revision: str | None) -> None:
+    """Refuse a revision that is not a branch, tag or commit name: it becomes a path in the Hub cache,
+    so '..' segments, absolute paths and control characters must never reach it."""
+    if revision is None:
+        return
+    if not REVISION.match(revision) or any(seg in (".", "..") for seg in revision.split("/")) or len(revision) > 256:
+        raise GenzooError(
+            f"{revision!r} is not a Hub revision; use a branch or tag name (letters, digits, '_', '.', '+', '-', "
+            "'/' between parts, no '..') or a 40-digit commit id"
+        )
 
 
 def split_revision(source: str, revision: str | None = None) -> tuple[str, str | None]:
@@ -77,6 +101,8 @@ def load(source: str | Path, *, revision: str | None = None, device: str | torch
     else:
         repo, rev = split_revision(src, revision)
         if REPO_ID.match(repo):
+            check_repo_id(repo)
+            check_revision(rev)
             model = load_from_dir(download(repo, revision=rev), origin=_describe(repo, rev))
             model.meta["repo_id"] = repo
             if rev:
@@ -157,9 +183,16 @@ def model_from_config(meta: dict[str, Any], where: str = "config.json") -> Gener
     name = str(meta["family"])
     if name not in families.names():
         dist = (meta.get("plugin") or {}).get("distribution") if isinstance(meta.get("plugin"), dict) else None
-        pkg = dist if dist and dist not in ("unknown", "genzoo") else f"genzoo-{name}"
+        if dist is None or dist in ("unknown", "genzoo"):
+            dist = f"genzoo-{name}"
+        # config.json comes from whoever wrote the model: never echo a name pip would not accept as a command.
+        if not isinstance(dist, str) or not DISTRIBUTION.match(dist):
+            raise GenzooError(
+                f"this model needs the family {name!r}, which is not installed, and its config.json names no valid "
+                f"plugin distribution ({str(dist)!r}); find the family's plugin and install it"
+            )
         raise GenzooError(
-            f"this model needs the '{name}' family, which is not installed; install its plugin: pip install {pkg}"
+            f"this model needs the '{name}' family, which is not installed; install its plugin: pip install {dist}"
         )
     fam = families.get(name)
     saved = str(meta.get("genzoo_version", "0"))
@@ -310,6 +343,8 @@ def download(repo_id: str, *, revision: str | None = None) -> Path:
     hf = _hf()
     from huggingface_hub import errors as hf_errors  # here: see _hf
 
+    check_repo_id(repo_id)
+    check_revision(revision)
     s = HubSettings.from_env()
     where = _describe(repo_id, revision)
     net = _network_errors()
@@ -317,6 +352,12 @@ def download(repo_id: str, *, revision: str | None = None) -> Path:
         try:
             api = hf.HfApi(endpoint=s.endpoint, library_name="genzoo", library_version=_version())
             info = api.model_info(repo_id, revision=revision)
+            # The commit id becomes a folder name in the cache: refuse anything but 40 hex digits.
+            if not isinstance(info.sha, str) or not COMMIT.match(info.sha):
+                raise GenzooError(
+                    f"the Hub at {s.where()} answered {where} with an invalid commit id {str(info.sha)[:80]!r} "
+                    "(expected 40 hex digits); check HF_ENDPOINT"
+                )
             check_repo_files(repo_id, [f.rfilename for f in info.siblings or []], revision)
         except hf_errors.RevisionNotFoundError:
             raise GenzooError(
@@ -338,9 +379,14 @@ def download(repo_id: str, *, revision: str | None = None) -> Path:
                 cache_dir=s.cache_dir, local_files_only=s.offline, library_name="genzoo", library_version=_version(),
             ))
     except hf_errors.RevisionNotFoundError:
+        if revision is None:  # the default branch cannot be missing: the server sent a commit it does not have
+            raise GenzooError(f"the Hub at {s.where()} named a commit for {where} that it then could not serve; "
+                              "try again, or check HF_ENDPOINT") from None
         raise GenzooError(f"revision '{revision}' not found in Hub repo '{repo_id}'; check the branch, tag or commit") from None
     except hf_errors.RepositoryNotFoundError:
         raise _not_found(repo_id) from None
+    except AssertionError:  # huggingface_hub asserts the server sent a commit id
+        raise GenzooError(f"the Hub at {s.where()} sent no commit id for {where}; check HF_ENDPOINT") from None
     except hf_errors.LocalEntryNotFoundError:
         if s.offline:
             raise GenzooError(
@@ -400,8 +446,8 @@ def push(
     from huggingface_hub import CommitOperationAdd  # here: see _hf
     from huggingface_hub import errors as hf_errors  # here: see _hf
 
-    if not REPO_ID.match(repo_id):
-        raise GenzooError(f"'{repo_id}' is not a Hub repo id; use USER/MODEL (letters, digits, '-', '_', '.')")
+    check_repo_id(repo_id)
+    check_revision(revision)
     run = Path(run_dir)
     if not run.is_dir():
         raise GenzooError(f"run directory '{run}' not found")

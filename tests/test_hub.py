@@ -420,6 +420,52 @@ def test_bad_revision_syntax_and_names(hub):
     assert hub.requests == []
 
 
+@pytest.mark.parametrize("rev", ["../../..", "main/../../x", "/etc", "a\nb", "a b", "-x", "..", ".hidden", "a//b", "x/"])
+def test_revision_that_is_not_a_branch_tag_or_commit_is_refused(hub, rev):
+    msg = one_line_error(genzoo.load, "alice/model", revision=rev)
+    assert "is not a Hub revision" in msg and repr(rev) in msg
+    assert "is not a Hub revision" in one_line_error(download, "alice/model", revision=rev)
+    assert hub.requests == []
+
+
+def test_revision_with_dotdot_offline_never_reads_outside_the_cache(hub, tiny_run, monkeypatch):
+    hub.add_files("alice/model", {f: tiny_run / f for f in ("config.json", "model.safetensors")})
+    genzoo.load("alice/model")  # cached
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert "is not a Hub revision" in one_line_error(genzoo.load, "alice/model@../../..")
+
+
+@pytest.mark.parametrize("repo", ["a/..", "a--b/c", "a/b..c", "[red]x[/]/y"])
+def test_repo_ids_the_hub_would_refuse_are_refused_before_any_request(hub, repo):
+    assert "is not a Hub repo id" in one_line_error(download, repo)
+    assert hub.requests == []
+
+
+@pytest.mark.parametrize("sha", ["../../../../tmp/evil", "not-a-sha", None])
+def test_a_server_sending_a_bad_commit_id_is_named(hub, tiny_run, monkeypatch, sha):
+    from tests import hubserver
+
+    hub.add_files("alice/model", {f: tiny_run / f for f in ("config.json", "model.safetensors")})
+    real = hubserver._Handler._json
+
+    def bad_sha(self, status, obj, headers=None):  # type: ignore[no-untyped-def]
+        if isinstance(obj, dict) and "sha" in obj and "siblings" in obj:
+            obj = {**obj, "sha": sha}
+        return real(self, status, obj, headers)
+
+    monkeypatch.setattr(hubserver._Handler, "_json", bad_sha)
+    msg = one_line_error(genzoo.load, "alice/model")
+    assert "invalid commit id" in msg and repr(str(sha)) in msg and "None' not found" not in msg
+
+
+@pytest.mark.parametrize("dist", ["x; rm -rf ~", "[link=http://evil]genzoo-ok[/link]", "-e git+http://evil", 3])
+def test_an_invalid_plugin_distribution_is_never_suggested_to_pip(hub, run_copy, dist):
+    edit_config(run_copy, family="stylegan9", plugin={"distribution": dist, "version": "0.3.0"})
+    hub.add_files("bob/exotic", {f: run_copy / f for f in ("config.json", "model.safetensors")})
+    msg = one_line_error(genzoo.load, "bob/exotic")
+    assert "pip install" not in msg and "names no valid plugin distribution" in msg and "'stylegan9'" in msg
+
+
 # ------------------------------------------------------------------------------------------
 # cards
 # ------------------------------------------------------------------------------------------

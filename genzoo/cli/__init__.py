@@ -225,6 +225,7 @@ def invoked_args() -> list[str]:
 def _error(msg: str) -> None:
     if os.environ.get("GENZOO_DEBUG"):
         traceback.print_exc()
-    from genzoo.console import console  # here: rich is slow to import, and only an error needs it
+    from genzoo.console import console, esc  # here: rich is slow to import, and only an error needs it
 
-    console.print(f"[bold red]error:[/] {msg}", soft_wrap=True, markup=True, highlight=False)
+    # The message carries paths, repo ids and config values: escaped, so brackets print as they are.
+    console.print(f"[bold red]error:[/] {esc(msg)}", soft_wrap=True, markup=True, highlight=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from genzoo.cli import set_pairs
-from genzoo.console import console
+from genzoo.console import console, esc
 from genzoo.errors import GenzooError
 
 
@@ -70,7 +70,7 @@ def bench(families: tuple[str, ...], device: str, batch_size: int | None, data: 
 
     def progress(r: object) -> None:
         tr = r.train  # type: ignore[attr-defined]
-        console.print(f"[cyan]{r.family}[/]: genzoo {tr['genzoo_images_per_s']:.0f} img/s, "  # type: ignore[attr-defined]
+        console.print(f"[cyan]{esc(r.family)}[/]: genzoo {tr['genzoo_images_per_s']:.0f} img/s, "  # type: ignore[attr-defined]
                       f"bare {tr['bare_images_per_s']:.0f} img/s, ratio {tr['ratio']:.3f}")
 
     report = run_bench(list(families) or None, settings, on_result=progress)
@@ -78,4 +78,4 @@ def bench(families: tuple[str, ...], device: str, batch_size: int | None, data: 
     out.print(table(report))
     if json_path:
         p = write_report(report, json_path)
-        console.print(f"wrote {p}")
+        console.print(f"wrote {esc(p)}")

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from genzoo.console import console
+from genzoo.console import console, esc
 from genzoo.errors import GenzooError
 
 
@@ -66,13 +66,13 @@ def eval_cmd(source: str, data: str | None, metrics: str, n: int, n_ref: int | N
     print_report(report, out)
     if json_out:
         write_json(json_out, report.to_dict())
-        out.print(f"wrote {json_out}")
+        out.print(f"wrote {esc(json_out)}")
     if to_card:
         model = load_from_dir(run_dir)
         model.meta["evaluation"] = report.card_entries()
         write_json(run_dir / CONFIG_NAME, model.config_dict())
         write_card(model, run_dir)
-        out.print(f"wrote the results into {run_dir / CONFIG_NAME} and {run_dir / 'README.md'}")
+        out.print(f"wrote the results into {esc(run_dir / CONFIG_NAME)} and {esc(run_dir / 'README.md')}")
 
 
 def _fmt(v: float | None) -> str:
@@ -91,9 +91,9 @@ def print_report(report, out) -> None:  # type: ignore[no-untyped-def]
     acc = ex.get("test_accuracy")
     acc_s = f", test accuracy {acc:.3f}" if isinstance(acc, (int, float)) else ""
     out.print(
-        f"[bold]genzoo eval[/] {i['source']}: {i['num_images']} generated vs {i['num_reference']} real "
-        f"{i['data']} {i['split']} images at {i['image_size']}x{i['image_size']}; features: {ex['label']}{acc_s}"
-        + (f"; sampler: {i['sampler']}" if i.get("sampler") else "")
+        f"[bold]genzoo eval[/] {esc(i['source'])}: {i['num_images']} generated vs {i['num_reference']} real "
+        f"{esc(i['data'])} {esc(i['split'])} images at {i['image_size']}x{i['image_size']}; features: {esc(ex['label'])}{acc_s}"
+        + (f"; sampler: {esc(i['sampler'])}" if i.get("sampler") else "")
         + (" (reference from cache)" if i.get("reference_cached") else "")
     )
     table = Table(show_edge=False)
@@ -107,7 +107,7 @@ def print_report(report, out) -> None:  # type: ignore[no-untyped-def]
     out.print(table)
     files = sorted({f for r in report.results for f in r.files})
     if files:
-        out.print("inspect: " + ", ".join(files))
+        out.print("inspect: " + esc(", ".join(files)))
     for note in report.notes:
-        out.print(f"[yellow]skipped[/] {note}")
+        out.print(f"[yellow]skipped[/] {esc(note)}")
     out.print(f"[dim]{i['wall_time_s']:.1f}s; protocols: --json FILE has each metric's protocol[/]")

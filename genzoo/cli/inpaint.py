@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from genzoo.capabilities import Inpaints, require
-from genzoo.console import console
+from genzoo.console import console, esc
 from genzoo.errors import GenzooError
 
 
@@ -61,4 +61,4 @@ def inpaint(source: str, image: str, mask_path: str, out: str, n: int, seed: int
     else:
         save_grid(result, out)
     filled = float((mask > 0.5).float().mean()) * 100
-    console.print(f"filled {filled:.0f}% of the image ({n} fill{'s' if n > 1 else ''}, seed {seed}) -> [bold]{out}[/]")
+    console.print(f"filled {filled:.0f}% of the image ({n} fill{'s' if n > 1 else ''}, seed {seed}) -> [bold]{esc(out)}[/]")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import typing
 
 import click
@@ -10,7 +11,7 @@ from rich.table import Table
 
 from genzoo.capabilities import capabilities_of, capability_table, describe
 from genzoo.cli import load_plugin_command, plugin_commands
-from genzoo.console import console
+from genzoo.console import console, esc
 from genzoo.errors import GenzooError
 from genzoo.registry import REGISTRIES, families
 
@@ -35,15 +36,28 @@ def _capability_table(pattern: str) -> Table:
     table.add_column("description")
     table.add_column("families")
     for cap, fams in capability_table(pattern):
-        table.add_row(cap.__name__, describe(cap), ", ".join(fams) or "[dim]none installed[/]")
+        table.add_row(esc(cap.__name__), esc(describe(cap)), esc(", ".join(fams)) or "[dim]none installed[/]")
     return table
 
 
 @click.command("list")
-@click.argument("kind", required=False, type=click.Choice(KINDS))
-@click.argument("pattern", required=False, default="*")
-def list_cmd(kind: str | None, pattern: str) -> None:
-    """List registered names of KIND (all kinds without it); PATTERN is a wildcard like '*gan*'."""
+@click.argument("kind", required=False, metavar="[KIND]")
+@click.argument("pattern", required=False)
+def list_cmd(kind: str | None, pattern: str | None) -> None:
+    """List registered names of KIND (all kinds without it); PATTERN is a wildcard like '*gan*'.
+
+    A lone PATTERN (`genzoo list '*gan*'`) filters the names of every kind.
+    """
+    if kind is not None and kind not in KINDS:
+        if pattern is not None:  # two arguments: the first must be a kind
+            raise GenzooError(f"unknown kind '{kind}'{_kind_hint(kind)}; KIND is one of {', '.join(KINDS)}")
+        kind, pattern = None, kind  # `genzoo list '*gan*'`: a pattern across all kinds
+        if not _matches_any(pattern):  # a mistyped kind reads as a pattern that matches nothing
+            raise GenzooError(
+                f"no registered name matches '{pattern}'{_kind_hint(pattern)}; KIND is one of {', '.join(KINDS)}, "
+                "and a pattern needs wildcards to match part of a name (e.g. '*gan*')"
+            )
+    pattern = pattern or "*"
     out = _stdout()
     for k in [kind] if kind else KINDS:
         if k == "capabilities":  # not a registry: protocols, with the families that have each
@@ -51,22 +65,40 @@ def list_cmd(kind: str | None, pattern: str) -> None:
             if table.row_count or kind:
                 out.print(table)
             continue
-        if k == "tasks":  # image-to-image tasks for paired families' --task (their registry lives with the data)
-            from genzoo.data.tasks import tasks as reg  # here: genzoo.data imports torch
-        else:
-            reg = REGISTRIES[k]
+        reg = _registry(k)
         table = Table(title=k, title_justify="left", show_edge=False)
         table.add_column("name", style="cyan")
         table.add_column("description")
         table.add_column("from", style="dim")
         for name in reg.names(pattern):
+            # Names, descriptions and distributions come from plugins: escaped, so they print as written.
             try:
                 obj = reg.get(name)
-                table.add_row(name, _describe(obj), reg.origin(name))
+                table.add_row(esc(name), esc(_describe(obj)), esc(reg.origin(name)))
             except GenzooError as e:
-                table.add_row(name, f"[red]{e}[/]", "")
+                table.add_row(esc(name), f"[red]{esc(e)}[/]", "")
         if table.row_count or kind:
             out.print(table)
+
+
+def _registry(kind: str) -> typing.Any:
+    if kind == "tasks":  # image-to-image tasks for paired families' --task (their registry lives with the data)
+        from genzoo.data.tasks import tasks  # here: genzoo.data imports torch
+
+        return tasks
+    return REGISTRIES[kind]
+
+
+def _matches_any(pattern: str) -> bool:
+    """Whether ``pattern`` matches a name of any kind (capabilities included)."""
+    if capability_table(pattern):
+        return True
+    return any(_registry(k).names(pattern) for k in KINDS if k != "capabilities")
+
+
+def _kind_hint(word: str) -> str:
+    close = difflib.get_close_matches(word, KINDS, n=1)
+    return f" (did you mean the kind '{close[0]}'?)" if close else ""
 
 
 @click.command()
@@ -76,9 +108,9 @@ def info(family: str) -> None:
     fam = families.get(family)
     out = _stdout()
     dist = families.origin(family)
-    out.print(f"[bold cyan]{fam.name}[/] ({dist}): {fam.description}")
+    out.print(f"[bold cyan]{esc(fam.name)}[/] ({esc(dist)}): {esc(fam.description)}")
     caps = ", ".join(c.__name__ for c in capabilities_of(fam)) or "none"
-    out.print(f"capabilities: {caps}  [dim](genzoo list capabilities)[/]")
+    out.print(f"capabilities: {esc(caps)}  [dim](genzoo list capabilities)[/]")
     hints = typing.get_type_hints(fam.config_class)
     table = Table(show_edge=False)
     table.add_column("config key", style="cyan")
@@ -88,14 +120,14 @@ def info(family: str) -> None:
     for f in dataclasses.fields(fam.config_class):
         tp = hints[f.name]
         name = getattr(tp, "__name__", str(tp).replace("typing.", ""))
-        table.add_row(f.name, name, repr(getattr(defaults, f.name)))
+        table.add_row(esc(f.name), esc(name), esc(repr(getattr(defaults, f.name))))
     out.print(table)
     out.print("set any of these with [bold]--set key=value[/] or --config FILE.json")
 
 
 def _status(status: str) -> str:
     style = "green" if status == "ok" else ("yellow" if status == "disabled" else "red")
-    return f"[{style}]{status}[/]"
+    return f"[{style}]{esc(status)}[/]"
 
 
 @click.command()
@@ -108,7 +140,7 @@ def plugins() -> None:
     n = 0
     for reg in REGISTRIES.values():
         for p in reg.plugins(load=True):
-            table.add_row(p.kind, p.name, p.distribution, p.version, _status(p.status))
+            table.add_row(p.kind, esc(p.name), esc(p.distribution), esc(p.version), _status(p.status))
             n += 1
     for key, cmd in sorted(plugin_commands().items()):
         if cmd.usable:
@@ -116,7 +148,7 @@ def plugins() -> None:
                 load_plugin_command(key)
             except GenzooError:
                 pass  # the reason is in cmd.status, shown below
-        table.add_row("command", cmd.name, cmd.distribution, cmd.version, _status(cmd.status))
+        table.add_row("command", esc(cmd.name), esc(cmd.distribution), esc(cmd.version), _status(cmd.status))
         n += 1
     if n:
         out.print(table)

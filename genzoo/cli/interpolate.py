@@ -9,7 +9,7 @@ import click
 
 from genzoo.cli import set_pairs
 from genzoo.cli.sample import parse_label
-from genzoo.console import console
+from genzoo.console import console, esc
 from genzoo.errors import GenzooError
 
 GRID_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
@@ -129,7 +129,7 @@ def interpolate(source: str, more_seeds: tuple[str, ...], seeds: str, steps: int
     if save_latents:
         write_latents(save_latents, points)
     kind = "rows of" if from_file else "seeds"
-    console.print(f"wrote a {method} walk through {kind} {', '.join(map(str, refs))} ({what}) -> [bold]{dest}[/]")
+    console.print(f"wrote a {method} walk through {kind} {', '.join(map(str, refs))} ({what}) -> [bold]{esc(dest)}[/]")
 
 
 @click.command()
@@ -182,5 +182,5 @@ def arithmetic(source: str, a: str, b: str, c: str, variants: int, noise: float,
     if save_latents:
         write_latents(save_latents, z)
     console.print(
-        f"wrote a - b + c (columns: a, b, c, result, {variants} variant(s); {len(rows)} row(s)) -> [bold]{dest}[/]"
+        f"wrote a - b + c (columns: a, b, c, result, {variants} variant(s); {len(rows)} row(s)) -> [bold]{esc(dest)}[/]"
     )

@@ -16,7 +16,7 @@ import click
 
 from genzoo.capabilities import HasLikelihood, require
 from genzoo.cli.reconstruct import expand_images, parse_labels
-from genzoo.console import console
+from genzoo.console import console, esc
 from genzoo.errors import GenzooError
 
 
@@ -98,8 +98,8 @@ def likelihood(source: str, images: tuple[str, ...], data: str | None, split: st
         click.echo(f"{r['bits_per_dim']:.4f}\t{r['nats']:.2f}\t{r['image']}")
     total_bits = -sum(nats) / math.log(2)
     what = "exact log-likelihood" if ll.exact else "a bound: the true bits/dim is lower"
-    console.print(f"{len(rows)} images under {model.family_name}: mean {sum(bpd) / len(bpd):.4f} bits/dim "
-                  f"({what}); total {total_bits:.1f} bits" + (f" -> {out}" if out else ""))
+    console.print(f"{len(rows)} images under {esc(model.family_name)}: mean {sum(bpd) / len(bpd):.4f} bits/dim "
+                  f"({what}); total {total_bits:.1f} bits" + (f" -> {esc(out)}" if out else ""))
 
 
 def _csv(s: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from genzoo.console import console
+from genzoo.console import console, esc
 
 
 @click.command()
@@ -27,5 +27,5 @@ def push(run_dir: str, repo_id: str, private: bool, revision: str | None, messag
 
     result = do_push(run_dir, repo_id, private=private, revision=revision, message=message, license=license_)
     where = f" (branch {result.revision})" if result.revision else ""
-    console.print(f"pushed {run_dir} -> [bold]{repo_id}[/]{where}, commit {result.commit[:8]}")
+    console.print(f"pushed {esc(run_dir)} -> [bold]{esc(repo_id)}[/]{esc(where)}, commit {result.commit[:8]}")
     click.echo(result.url)

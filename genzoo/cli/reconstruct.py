@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from genzoo.capabilities import Reconstructs, require
-from genzoo.console import console
+from genzoo.console import console, esc
 from genzoo.errors import GenzooError
 
 
@@ -85,5 +85,5 @@ def reconstruct(source: str, images: tuple[str, ...], out: str, label: str | Non
         rows += [a, b]
     save_grid(torch.cat(rows), Path(out), nrow=min(nrow, len(x)))
     err = (x - rec).pow(2).flatten(1).mean(1)
-    console.print(f"wrote {len(x)} inputs over their reconstructions -> [bold]{out}[/] "
+    console.print(f"wrote {len(x)} inputs over their reconstructions -> [bold]{esc(out)}[/] "
                   f"(mean squared error {float(err.mean()):.4f} in [0, 1] units)")

@@ -8,7 +8,7 @@ import click
 
 from genzoo.capabilities import ShowsTrajectory, require
 from genzoo.cli import set_pairs
-from genzoo.console import console
+from genzoo.console import console, esc
 from genzoo.errors import GenzooError
 from genzoo.registry import samplers
 
@@ -147,4 +147,4 @@ def sample(source: str | None, hub: str | None, revision: str | None, n: int, se
         z = sample_latents(model, n, seed, sampler=sampler, **kwargs)
         write_latents(save_latents, z, labels=labels, seed=seed)
         where += f" (latents: {save_latents})"
-    console.print(f"wrote {n} samples (seed {seed}) -> [bold]{where}[/]")
+    console.print(f"wrote {n} samples (seed {seed}) -> [bold]{esc(where)}[/]")

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from genzoo.cli.reconstruct import expand_images, parse_labels
-from genzoo.console import console
+from genzoo.console import console, esc
 from genzoo.errors import GenzooError
 
 
@@ -71,8 +71,8 @@ def score(source: str, images: tuple[str, ...], label: str | None, seed: int, sa
         what = "AnoGAN score"
     else:  # another family's own anomaly_score
         what = "anomaly score"
-    console.print(f"scored {len(rows)} images with {model.family_name} ({what}; higher = more anomalous)"
-                  + (f" -> {out}" if out else ""))
+    console.print(f"scored {len(rows)} images with {esc(model.family_name)} ({what}; higher = more anomalous)"
+                  + (f" -> {esc(out)}" if out else ""))
 
 
 def _csv(s: str) -> str:

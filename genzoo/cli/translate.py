@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from genzoo.capabilities import TranslatesImages, require
-from genzoo.console import console
+from genzoo.console import console, esc
 from genzoo.errors import GenzooError
 
 
@@ -173,4 +173,4 @@ def translate(run: str, inputs: tuple[str, ...], out_dir: str | None, grid: str 
             write_json(metrics_json, result)
             wrote.append(str(metrics_json))
     if wrote:
-        console.print(f"translated {len(y)} inputs -> " + ", ".join(wrote), highlight=False)
+        console.print(f"translated {len(y)} inputs -> " + esc(", ".join(wrote)), highlight=False)

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 
-from genzoo.console import console
+from genzoo.console import console, esc
 from genzoo.errors import GenzooError
 from genzoo.io import atomic_path
 from genzoo.registry import datasets, register_dataset
@@ -138,7 +138,7 @@ def load_dataset(
     raw = load_raw(spec, split=split, data_dir=data_dir)
     if raw.notes:
         for note in raw.notes:
-            console.print(f"[yellow]note:[/] {note}")
+            console.print(f"[yellow]note:[/] {esc(note)}")
     images = raw.images
     if images.ndim != 4 or images.shape[0] == 0:
         raise GenzooError(f"dataset '{spec}' gave no images")

@@ -35,7 +35,7 @@ from torch import Tensor, nn
 
 from genzoo import distributed
 from genzoo.config import ModelConfig
-from genzoo.console import console
+from genzoo.console import console, esc
 from genzoo.data import ImageDataset, load_dataset, native_size
 from genzoo.engine import checkpoint as ck
 from genzoo.engine.batches import Batches
@@ -396,9 +396,9 @@ class Trainer:
                 write_json(self.out / "config.json", self.model.config_dict())
         budget = f" (max {self.max_time:.0f}s)" if self.max_time else ""
         self.display.say(
-            f"[bold]genzoo[/] training [cyan]{self.family.name}[/] on [cyan]{c.data}[/] "
+            f"[bold]genzoo[/] training [cyan]{esc(self.family.name)}[/] on [cyan]{esc(c.data)}[/] "
             f"({len(self.data)} images, {self.data.channels}x{self.data.image_size}x{self.data.image_size}) "
-            f"on {self.device}{budget} -> {self.out}"
+            f"on {self.device}{budget} -> {esc(self.out)}"
         )
         self._t0 = self.loop.t_log = time.perf_counter()
         self.model.train()
@@ -534,8 +534,8 @@ class Trainer:
         self._stop_distributed()
         wall = self.wall_time()
         why = " (interrupted)" if s.interrupted else (" (time budget reached)" if s.stopped else "")
-        self.display.say(f"[green]done[/]{why}: {s.step} steps in {wall:.1f}s -> [bold]{self.out}[/] "
-                         f"(samples: {self.out / 'samples.png'})")
+        self.display.say(f"[green]done[/]{why}: {s.step} steps in {wall:.1f}s -> [bold]{esc(self.out)}[/] "
+                         f"(samples: {esc(self.out / 'samples.png')})")
         return TrainResult(self.out, s.step, wall, self.images_seen / max(wall, 1e-9), s.stopped, s.last_logs)
 
 

@@ -280,5 +280,5 @@ def train_from_cli(data: str | None, steps: int | None, epochs: float | None, ba
     cmd = f"genzoo train classifier --data {data}" + (f" --seed {seed}" if seed is not None else "")
     train_classifier(
         data, out=out, steps=steps, epochs=epochs, batch_size=batch_size or 128, seed=0 if seed is None else seed,
-        max_time=max_time, data_dir=data_dir, command=cmd, log=lambda m: console.print(m, highlight=False), **extra,
+        max_time=max_time, data_dir=data_dir, command=cmd, log=lambda m: console.print(m, highlight=False, markup=False), **extra,
     )

@@ -1,0 +1,110 @@
+"""Bad inputs through the real CLI: each one a clear one-line error, never a traceback.
+
+The table grows with every command: a new command is not done until its bad inputs are rows here.
+A row is (id, argv, expected message substring). ``{run}`` in an argument becomes the shared tiny
+trained run (tests/conftest.py's ``tiny_run``), ``{tmp}`` a fresh temporary folder. Each row runs
+``python -m genzoo ARGV`` in a subprocess, offline (the Hub endpoint is a closed port), and must
+exit non-zero, print no traceback, name the problem, and print the user's text literally: brackets
+in a path or a repo id are text, never rich markup.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REVISION_HINT = "is not a Hub revision"
+NOT_A_SOURCE = "is not a run directory, an installed family, or a Hub repo id"
+
+# (id, argv, expected substring). The substring should name what was wrong; where the input has
+# brackets, include them, so the row also checks that they printed literally.
+BAD_INPUTS: list[tuple[str, list[str], str]] = [
+    # markup in user text: it must neither crash the error printer nor be rendered
+    ("sample-path-closing-tag", ["sample", "/tmp/x[/]"], "'/tmp/x[/]' " + NOT_A_SOURCE),
+    ("sample-path-link-markup", ["sample", "/tmp/[link=http://x]y[/link]"], "'/tmp/[link=http://x]y[/link]' "),
+    ("sample-missing-run-dir-brackets", ["sample", "{tmp}/runs/dcgan-digit[s]"], "dcgan-digit[s]' " + NOT_A_SOURCE),
+    ("sample-hub-repo-brackets", ["sample", "--from-hub", "[red]a[/]/b"], "'[red]a[/]/b' " + NOT_A_SOURCE),
+    ("push-repo-brackets", ["push", "{run}", "[b]x[/]/y"], "'[b]x[/]/y' is not a Hub repo id"),
+    ("push-missing-run-dir-brackets", ["push", "{tmp}/no[/]run", "user/model"], "no[/]run' not found"),
+    ("info-family-brackets", ["info", "[red]nofam[/]"], "unknown family '[red]nofam[/]'"),
+    ("train-family-brackets", ["train", "[red]x[/]"], "unknown family '[red]x[/]'"),
+    # Hub revisions become cache paths: '..' and friends are refused before anything is read
+    ("sample-revision-dotdot-in-name", ["sample", "alice/model@../../.."], "'../../..' " + REVISION_HINT),
+    ("sample-revision-dotdot-option", ["sample", "--from-hub", "alice/model", "--revision", "../x"],
+     "'../x' " + REVISION_HINT),
+    ("sample-revision-absolute", ["sample", "--from-hub", "alice/model@/etc"], "'/etc' " + REVISION_HINT),
+    ("push-revision-dotdot", ["push", "{run}", "user/model", "--revision", "../../x"], "'../../x' " + REVISION_HINT),
+    ("sample-repo-id-dotdot", ["sample", "--from-hub", "alice/.."], "'alice/..' is not a Hub repo id"),
+    # unknown names
+    ("sample-unknown-family", ["sample", "dcgann"], "did you mean the family 'dcgan'"),
+    ("info-unknown-family", ["info", "dcgann"], "unknown family 'dcgann'; did you mean 'dcgan'"),
+    ("list-unknown-kind", ["list", "familes", "*"], "unknown kind 'familes'"),
+    ("list-kind-typo-alone", ["list", "familes"], "did you mean the kind 'families'"),
+    ("list-pattern-matches-nothing", ["list", "*zzz[*"], "no registered name matches '*zzz[*'"),
+    ("plugins-extra-argument", ["plugins", "extra"], "unexpected extra argument"),
+]
+
+
+def _env(tmp: Path) -> dict[str, str]:
+    env = dict(os.environ, GENZOO_PROGRESS="0", HF_HOME=str(tmp / "hf-home"), HF_HUB_OFFLINE="1",
+               HF_ENDPOINT="http://127.0.0.1:9", HF_HUB_DISABLE_TELEMETRY="1", COLUMNS="400")
+    env.pop("GENZOO_DEBUG", None)  # it prints tracebacks on purpose
+    env.pop("HF_TOKEN", None)
+    return env
+
+
+def run_cli(argv: list[str], tmp: Path) -> subprocess.CompletedProcess[str]:
+    """``python -m genzoo ARGV`` in a subprocess, offline, output captured (stdout + stderr)."""
+    return subprocess.run([sys.executable, "-m", "genzoo", *argv], env=_env(tmp), cwd=tmp, text=True,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=300)
+
+
+def _fill(argv: list[str], run: Path, tmp: Path) -> list[str]:
+    return [a.replace("{run}", str(run)).replace("{tmp}", str(tmp)) for a in argv]
+
+
+@pytest.mark.parametrize("argv, expected", [pytest.param(a, e, id=i) for i, a, e in BAD_INPUTS])
+def test_bad_input_is_one_clear_line(argv: list[str], expected: str, tiny_run: Path, tmp_path: Path) -> None:
+    argv = _fill(argv, tiny_run, tmp_path)
+    before = {p: p.stat().st_mtime_ns for p in tiny_run.rglob("*")}
+    r = run_cli(argv, tmp_path)
+    assert r.returncode != 0, r.stdout
+    assert "Traceback" not in r.stdout, r.stdout
+    lines = [ln for ln in r.stdout.splitlines() if expected in ln]
+    assert lines, f"{expected!r} not in:\n{r.stdout}"
+    # Printed literally: the message is one error line, brackets and all (no markup, no wrapping).
+    assert lines[0].startswith(("error: ", "Error: ")), lines[0]
+    assert {p: p.stat().st_mtime_ns for p in tiny_run.rglob("*")} == before  # the shared run is untouched
+
+
+def test_table_ids_are_unique() -> None:
+    ids = [i for i, _, _ in BAD_INPUTS]
+    assert len(ids) == len(set(ids))
+
+
+# Inputs that look odd but are right: they must work (exit 0), with the output they document.
+def test_readme_list_pattern_lists_matching_names_across_kinds(tmp_path: Path) -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    assert "genzoo list" in readme and "'*gan*'" in readme  # the example this test stands for
+    r = run_cli(["list", "*gan*"], tmp_path)
+    assert r.returncode == 0, r.stdout
+    names = {ln.split()[0] for ln in r.stdout.splitlines() if "│" in ln and ln.split()[0] != "│"}
+    assert {"cgan", "cyclegan", "dcgan", "gan", "wgan", "wgan-gp"} <= names
+    assert all("gan" in n for n in names), names  # the pattern filters
+    assert "samplers" not in r.stdout  # a kind with no match prints no empty table
+
+
+def test_list_kind_and_pattern_still_work(tmp_path: Path) -> None:
+    r = run_cli(["list", "families", "*gan*"], tmp_path)
+    assert r.returncode == 0 and "dcgan" in r.stdout and "diffusion" not in r.stdout, r.stdout
+
+
+def test_brackets_in_a_run_directory_print_literally_while_training(tmp_path: Path) -> None:
+    out = tmp_path / "o[/]x [link=http://x]y[/link]"
+    r = run_cli(["train", "dcgan", "--data", "digits", "--steps", "1", "--out", str(out)], tmp_path)
+    assert r.returncode == 0 and "Traceback" not in r.stdout, r.stdout
+    assert f"-> {out}" in r.stdout and (out / "model.safetensors").is_file()
