@@ -17,11 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from rich.markup import escape
 from torch import Tensor
 
 from genzoo.config import ModelConfig
-from genzoo.console import console
+from genzoo.console import console, esc
 from genzoo.engine.devices import seed_everything
 from genzoo.errors import GenzooError
 from genzoo.family import Family
@@ -70,7 +69,7 @@ def find_checkpoint(run_dir: Path) -> Path | None:
             why = f"names {name}, which is not a complete checkpoint"
         found = _highest(ck)
         instead = f"using the highest complete checkpoint, {found.name}" if found else "no complete checkpoint found"
-        console.print(f"[yellow]note:[/] {escape(str(latest))} {escape(why)}; {instead}")
+        console.print(f"[yellow]note:[/] {esc(latest)} {esc(why)}; {instead}")
         return found
     return _highest(ck)
 

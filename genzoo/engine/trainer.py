@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from rich.markup import escape
 from torch import Tensor, nn
 
 from genzoo import distributed
@@ -190,7 +189,7 @@ class Trainer:
         removed = remove_stale_temporaries(run)  # safe now: no other run writes here
         if removed:
             console.print(f"[yellow]note:[/] removed {len(removed)} temporary file(s) that an interrupted run "
-                          f"left in {escape(str(run))}")
+                          f"left in {esc(run)}")
 
     def _make_run_dir(self) -> None:
         """Rank 0, before the first write: make the run directory, lock it, and (a new run)
