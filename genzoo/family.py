@@ -153,6 +153,8 @@ class GenerativeModel(nn.Module):
         ``torch.Generator`` seeded with it, whatever the device). Conditional models take
         ``labels`` (an int or n ints); without them they cycle through the classes.
         """
+        if batch_size < 1:
+            raise GenzooError(f"batch_size must be at least 1, got {batch_size}")
         gen, y = self.sampling_inputs(n, seed, labels)
         with self.evaluating():
             out = self._sample_all(n, gen, y, sampler=sampler, batch_size=batch_size, progress=progress, **kwargs)

@@ -39,6 +39,16 @@ BAD_INPUTS: list[tuple[str, list[str], str]] = [
     ("sample-revision-absolute", ["sample", "--from-hub", "alice/model@/etc"], "'/etc' " + REVISION_HINT),
     ("push-revision-dotdot", ["push", "{run}", "user/model", "--revision", "../../x"], "'../../x' " + REVISION_HINT),
     ("sample-repo-id-dotdot", ["sample", "--from-hub", "alice/.."], "'alice/..' is not a Hub repo id"),
+    # numbers and output paths of `genzoo sample`: refused before any sampling work
+    ("sample-batch-size-zero", ["sample", "{run}", "--batch-size", "0"], "--batch-size must be at least 1, got 0"),
+    ("sample-n-zero", ["sample", "{run}", "-n", "0"], "-n must be at least 1, got 0"),
+    ("sample-n-beyond-memory", ["sample", "{run}", "-n", "100000000000", "--out", "{tmp}/g.png"],
+     "-n 100000000000 needs about"),
+    ("sample-truncation-nan", ["sample", "{run}", "--truncation", "nan"], "--truncation must be a finite number > 0"),
+    ("sample-out-under-a-file", ["sample", "{run}", "--out", "{run}/config.json/grid[1].png"],
+     "config.json' is a file, not a folder"),
+    ("sample-out-cannot-be-made", ["sample", "{run}", "-n", "2", "--out", "/proc/nope[/]/s.png"],
+     "cannot write --out '/proc/nope[/]/s.png'"),
     # unknown names
     ("sample-unknown-family", ["sample", "dcgann"], "did you mean the family 'dcgan'"),
     ("info-unknown-family", ["info", "dcgann"], "unknown family 'dcgann'; did you mean 'dcgan'"),

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
+import os
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -52,6 +55,64 @@ def write_trajectory(traj, path: str) -> None:  # noqa: ANN001
         save_grid(traj.flatten(0, 1), path, nrow=traj.shape[1])
 
 
+def check_numbers(n: int, batch_size: int, truncation: float | None) -> None:
+    """Refuse counts and thresholds no sampler can use, before anything is loaded."""
+    if n < 1:
+        raise GenzooError(f"-n must be at least 1, got {n}")
+    if batch_size < 1:
+        raise GenzooError(f"--batch-size must be at least 1, got {batch_size}")
+    if truncation is not None and not (math.isfinite(truncation) and truncation > 0):
+        raise GenzooError(f"--truncation must be a finite number > 0, got {truncation}; e.g. --truncation 0.7")
+
+
+def check_writable(out: str) -> None:
+    """Refuse an --out whose folder cannot exist or be written, before the sampling work."""
+    dest = Path(out)
+    folder = dest if out.endswith(("/", "\\")) or dest.is_dir() else dest.parent
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise GenzooError(f"--out '{out}': '{existing}' is a file, not a folder; choose another --out")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise GenzooError(f"--out '{out}': cannot write in '{existing}'; choose another --out")
+
+
+def check_memory(n: int, config: Any) -> None:
+    """Refuse an -n whose images alone would not fit in the free memory (they are kept until written)."""
+    need = n * max(1, config.channels) * max(1, config.image_size) ** 2 * 4 * 2  # float32 images and their noise
+    free = _free_memory()
+    if free and need > free:
+        raise GenzooError(
+            f"-n {n} needs about {need / 2**30:.1f} GiB for the images ({free / 2**30:.1f} GiB free); "
+            "sample fewer at a time, e.g. several runs with different --seed values"
+        )
+
+
+def _free_memory() -> int:
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # not on every platform
+        return 0
+
+
+def write_images(images: Any, labels: Any, out: str, nrow: int | None) -> str:
+    """Write the samples where --out says: a grid, one PNG per image, or an npz. Returns where."""
+    from genzoo.images import save_grid, save_individual, save_npz  # here: they import torch (fast --help)
+
+    dest = Path(out)
+    if out.endswith(("/", "\\")) or (dest.exists() and dest.is_dir()):
+        paths = save_individual(images, dest)
+        return f"{len(paths)} PNG files in {dest}/"
+    if dest.suffix.lower() == ".npz":
+        save_npz(images, dest, labels)
+        return str(dest)
+    if dest.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp"):
+        save_grid(images, dest, nrow=nrow)
+        return str(dest)
+    raise GenzooError(f"--out '{out}': use a .png grid, a folder ending in /, or a .npz file")
+
+
 @click.command()
 @click.argument("source", required=False)
 @click.option("--from-hub", "hub", metavar="USER/MODEL[@REV]", help="Load from the Hugging Face Hub (through the cache).")
@@ -86,15 +147,17 @@ def sample(source: str | None, hub: str | None, revision: str | None, n: int, se
     import torch
 
     from genzoo.hub import load  # (these too: they import torch)
-    from genzoo.images import save_grid, save_individual, save_npz
     from genzoo.latent import require_latent_model, sample_latents
     from genzoo.latent import save_latents as write_latents
 
     if bool(source) == bool(hub):
         raise GenzooError("give a SOURCE (run directory or repo id) or --from-hub USER/MODEL, exactly one")
+    check_numbers(n, batch_size, truncation)
+    check_writable(out)
     if save_latents and not save_latents.lower().endswith(".npz"):
         raise GenzooError(f"--save-latents '{save_latents}': latents are stored as a .npz file")
     model = load(hub or source, revision=revision, device=device)
+    check_memory(n, model.config)
     if compile_:
         model.compile_for_sampling()
     if save_latents:
@@ -128,18 +191,10 @@ def sample(source: str | None, hub: str | None, revision: str | None, n: int, se
     else:
         images, labels = model.sample(n, seed=seed, labels=lab, sampler=sampler, batch_size=batch_size,
                                       return_labels=True, progress=True, **kwargs)
-    dest = Path(out)
-    if out.endswith(("/", "\\")) or (dest.exists() and dest.is_dir()):
-        paths = save_individual(images, dest)
-        where = f"{len(paths)} PNG files in {dest}/"
-    elif dest.suffix.lower() == ".npz":
-        save_npz(images, dest, labels)
-        where = str(dest)
-    elif dest.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp"):
-        save_grid(images, dest, nrow=nrow)
-        where = str(dest)
-    else:
-        raise GenzooError(f"--out '{out}': use a .png grid, a folder ending in /, or a .npz file")
+    try:
+        where = write_images(images, labels, out, nrow)
+    except OSError as e:  # checked up front, but the disk can still fill or the folder vanish
+        raise GenzooError(f"cannot write --out '{out}': {e.strerror or e}; choose another --out") from None
     if trajectory:
         where += f" (trajectory: {trajectory})"
     if save_latents:
