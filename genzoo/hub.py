@@ -103,7 +103,7 @@ def load(source: str | Path, *, revision: str | None = None, device: str | torch
         if REPO_ID.match(repo):
             check_repo_id(repo)
             check_revision(rev)
-            model = load_from_dir(download(repo, revision=rev), origin=_describe(repo, rev))
+            model = load_from_dir(_download_or_say_no_run(repo, rev, path), origin=_describe(repo, rev))
             model.meta["repo_id"] = repo
             if rev:
                 model.meta["revision"] = rev
@@ -118,6 +118,17 @@ def load(source: str | Path, *, revision: str | None = None, device: str | torch
     if device is not None:
         model = model.to(resolve_device(str(device)))
     return model.eval()
+
+
+def _download_or_say_no_run(repo: str, rev: str | None, path: Path) -> Path:
+    """Download ``repo``; when it also reads as a local path whose folder exists (``runs/dcgan-digit``, a
+    typo of a run directory), a failure says first that no such run directory exists."""
+    try:
+        return download(repo, revision=rev)
+    except GenzooError as e:
+        if path.parent != Path(".") and path.parent.is_dir():
+            raise GenzooError(f"no run directory '{path}'; as a Hub repo id it was not found either: {e}") from None
+        raise
 
 
 def create(family: str, **overrides: Any) -> GenerativeModel:

@@ -118,3 +118,10 @@ def test_brackets_in_a_run_directory_print_literally_while_training(tmp_path: Pa
     r = run_cli(["train", "dcgan", "--data", "digits", "--steps", "1", "--out", str(out)], tmp_path)
     assert r.returncode == 0 and "Traceback" not in r.stdout, r.stdout
     assert f"-> {out}" in r.stdout and (out / "model.safetensors").is_file()
+
+
+def test_a_typo_of_a_run_directory_says_so_before_the_hub(tmp_path: Path) -> None:
+    (tmp_path / "runs").mkdir()  # `runs/dcgan-digit` reads as a repo id too; the folder exists, the run does not
+    r = run_cli(["sample", "runs/dcgan-digit"], tmp_path)
+    assert r.returncode != 0 and "Traceback" not in r.stdout, r.stdout
+    assert "error: no run directory 'runs/dcgan-digit'; as a Hub repo id it was not found either" in r.stdout
