@@ -16,7 +16,17 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-console = Console(stderr=True, highlight=False)
+# Piped into a file or a CI log there is no terminal width to respect: lines are not wrapped (a path
+# broken at column 80 cannot be copied) and tables get room for their full column names.
+_TERMINAL = sys.stderr.isatty()
+console = Console(stderr=True, highlight=False, soft_wrap=not _TERMINAL,
+                  width=None if _TERMINAL or "COLUMNS" in os.environ else 200)
+
+
+def stdout_console() -> Console:
+    """A console on stdout for a command's own output (tables), with the same piped-output rules."""
+    tty = sys.stdout.isatty()
+    return Console(highlight=False, soft_wrap=not tty, width=None if tty or "COLUMNS" in os.environ else 200)
 
 
 def esc(value: object) -> str:

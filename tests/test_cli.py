@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -72,9 +73,11 @@ def test_train_resume_flag(cli, tmp_path):
     run = tmp_path / "r"
     code, _, err = cli("train", "dcgan", "--out", run, *sets({**TINY_DCGAN, "steps": 4}))
     assert code == 0, err
-    code, _, err = cli("train", "dcgan", "--out", run, "--resume", "--steps", "6")
+    code, out, err = cli("train", "dcgan", "--out", run, "--resume", "--steps", "6")
     assert code == 0, err
     assert json.loads((run / "config.json").read_text())["training"]["steps"] == 6
+    batch = TINY_DCGAN["batch_size"]
+    assert f"resuming from step 4 of 6 ({4 * batch} images seen)" in out + err  # says where it picks up
 
 
 def test_list_info_plugins(cli):
@@ -88,3 +91,15 @@ def test_list_info_plugins(cli):
     assert code == 0 and "g_width" in out and "latent_dim" in out and "--set key=value" in out
     code, out, _ = cli("plugins")
     assert code == 0 and "genzoo-dcgan" in out and "ok" in out
+
+
+def test_piped_output_keeps_long_paths_on_one_line(tmp_path):
+    """Into a file or a CI log, rich has no terminal width: a path must not be broken at column 80."""
+    run = tmp_path / ("a" * 60) / ("b" * 60)
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    env["GENZOO_PROGRESS"] = "0"
+    r = subprocess.run([sys.executable, "-m", "genzoo", "train", "dcgan", "--out", str(run),
+                        *sets({**TINY_DCGAN, "steps": 2})], env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    done = [ln for ln in r.stderr.splitlines() if ln.startswith("done:")]
+    assert done and f"-> {run} (samples: {run / 'samples.png'})" in done[0], r.stderr

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from genzoo.cli import set_pairs
-from genzoo.console import console, esc
+from genzoo.console import console, esc, stdout_console
 from genzoo.errors import GenzooError
 
 
@@ -74,7 +74,7 @@ def bench(families: tuple[str, ...], device: str, batch_size: int | None, data: 
                       f"bare {tr['bare_images_per_s']:.0f} img/s, ratio {tr['ratio']:.3f}")
 
     report = run_bench(list(families) or None, settings, on_result=progress)
-    out = console.__class__(highlight=False)  # stdout: the table is the command's output
+    out = stdout_console()  # stdout: the table is the command's output
     out.print(table(report))
     if json_path:
         p = write_report(report, json_path)

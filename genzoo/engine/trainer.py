@@ -394,11 +394,15 @@ class Trainer:
             if not (self.out / "config.json").exists():
                 write_json(self.out / "config.json", self.model.config_dict())
         budget = f" (max {self.max_time:.0f}s)" if self.max_time else ""
+        procs = f" x {self.world_size} processes" if self.world_size > 1 else ""
         self.display.say(
             f"[bold]genzoo[/] training [cyan]{esc(self.family.name)}[/] on [cyan]{esc(c.data)}[/] "
             f"({len(self.data)} images, {self.data.channels}x{self.data.image_size}x{self.data.image_size}) "
-            f"on {self.device}{budget} -> {esc(self.out)}"
+            f"on {self.device}{procs}{budget} -> {esc(self.out)}"
         )
+        if self.resume:  # say where the run picks up, so a user can tell a resume from a fresh start
+            of = f" of {c.steps}" if c.steps is not None else ""
+            self.display.say(f"resuming from step {self.start_step}{of} ({self.images_seen} images seen)")
         self._t0 = self.loop.t_log = time.perf_counter()
         self.model.train()
 
