@@ -253,7 +253,8 @@ class LatentModel(GenerativeModel):
                 + (f": it needs {needs}" if needs else "")
                 + f" (usable: {', '.join(self.sampler_names())})"
             )
-        return s.latents(self, n, gen, **{k: v for k, v in kwargs.items() if k in s.options})
+        s.check_options(kwargs)  # `--opt foo=1` is refused, not silently dropped
+        return s.latents(self, n, gen, **kwargs)
 
     def _sample_batch(self, noise: Tensor, labels: Tensor | None, **kwargs: Any) -> Tensor:
         return self.generator(noise, labels)  # type: ignore[attr-defined]

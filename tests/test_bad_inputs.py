@@ -44,6 +44,7 @@ BAD_INPUTS: list[tuple[str, list[str], str]] = [
     ("sample-n-zero", ["sample", "{run}", "-n", "0"], "-n must be at least 1, got 0"),
     ("sample-n-beyond-memory", ["sample", "{run}", "-n", "100000000000", "--out", "{tmp}/g.png"],
      "-n 100000000000 needs about"),
+    ("sample-unknown-opt", ["sample", "{run}", "--opt", "foo=1"], "sampler 'normal' takes no option 'foo'"),
     ("sample-truncation-nan", ["sample", "{run}", "--truncation", "nan"], "--truncation must be a finite number > 0"),
     ("sample-out-under-a-file", ["sample", "{run}", "--out", "{run}/config.json/grid[1].png"],
      "config.json' is a file, not a folder"),
