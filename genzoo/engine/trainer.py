@@ -123,7 +123,6 @@ class Trainer:
         self._lock: RunLock | None = None
         try:
             self.config, self.out, self.start_step, restored = self._open_run(config, overrides, out)
-            self._validate_config()
             # a family may adapt the data first (pix2pix: resize, build pairs from config.task)
             self.data = family.prepare_data(data if data is not None else self._load_data(), self.config)
             if epochs is not None:
@@ -228,17 +227,6 @@ class Trainer:
     def _steps_for(self, epochs: float) -> int:
         """Steps for ``epochs`` passes over the data (at least one)."""
         return max(1, math.ceil(epochs * len(self.data) / (self.config.batch_size * self.world_size)))
-
-    def _validate_config(self) -> None:
-        c = self.config
-        for key in ("steps", "batch_size", "log_every", "sample_every", "checkpoint_every"):
-            value = getattr(c, key)
-            if value is not None and value < 1:  # steps None: until the time budget
-                raise GenzooError(f"{key} must be at least 1, got {value}")
-        if c.lr <= 0:
-            raise GenzooError(f"lr must be positive, got {c.lr}")
-        if not 0 <= c.ema < 1:
-            raise GenzooError(f"ema must be in [0, 1), got {c.ema}")
 
     def _fit_to_data(self, c: ModelConfig) -> ModelConfig:
         if not self.resume:
