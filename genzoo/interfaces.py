@@ -13,6 +13,8 @@ import abc
 import torch
 from torch import Tensor, nn
 
+from genzoo.errors import GenzooError
+
 
 class Generator(nn.Module, abc.ABC):
     """Latent (N, latent_dim) [+ labels (N,)] -> images (N, C, H, W) in [-1, 1]."""
@@ -70,3 +72,16 @@ def count_parameters(module: nn.Module) -> int:
 
 
 __all__ = ["Generator", "Discriminator", "Encoder", "Denoiser", "to_unit", "to_signed", "count_parameters", "torch"]
+
+
+def size_plan(image_size: int, cannot: str, examples: str = "16, 28, 32, 64") -> tuple[int, int]:
+    """image_size -> (base, k) with image_size = base * 2**k, base in 4..7 and k (at most 6) as large as
+    possible: 32 -> (4, 3), 28 -> (7, 2). The plan of the strided conv stacks (DCGAN, VAE, autoencoder)
+    that double or halve a base x base map k times. ``cannot`` starts the error ("the VAE cannot handle")."""
+    for k in range(6, 0, -1):
+        base, rem = divmod(image_size, 2**k)
+        if rem == 0 and 4 <= base <= 7:
+            return base, k
+    raise GenzooError(
+        f"{cannot} {image_size}x{image_size} images; use a size of base * 2^k with base 4..7 (e.g. {examples})"
+    )

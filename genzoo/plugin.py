@@ -45,7 +45,9 @@ from genzoo.family import (
     Recipe,
     StepContext,
 )
-from genzoo.interfaces import Denoiser, Discriminator, Encoder, Generator, count_parameters, to_signed, to_unit
+from genzoo.interfaces import (
+    Denoiser, Discriminator, Encoder, Generator, count_parameters, size_plan, to_signed, to_unit,
+)
 from genzoo.losses import AdversarialLoss
 from genzoo.registry import (
     datasets,
@@ -65,7 +67,7 @@ from genzoo.samplers import LatentGMM, Sampler
 __all__ = [
     "AdversarialConfig", "AdversarialModel", "adversarial_recipe", "ModelConfig", "bounded", "ImageDataset", "RawImages",
     "load_dataset", "GenzooError", "Batch", "Family", "GenerativeModel", "LatentModel", "Phase", "Recipe",
-    "StepContext", "Denoiser", "Discriminator", "Encoder", "Generator", "count_parameters", "to_signed", "to_unit",
+    "StepContext", "Denoiser", "Discriminator", "Encoder", "Generator", "count_parameters", "size_plan", "to_signed", "to_unit",
     "AdversarialLoss", "datasets", "families", "losses", "metrics", "samplers", "register_dataset",
     "register_family", "register_loss", "register_metric", "register_sampler", "clip_weights",
     "gradient_penalty", "penalty_at", "Sampler", "LatentGMM", "console", "make_progress",

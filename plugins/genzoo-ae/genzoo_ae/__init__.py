@@ -47,6 +47,7 @@ from genzoo.plugin import (
     console,
     to_signed,
     to_unit,
+    size_plan,
 )
 
 __version__ = "0.1.0"
@@ -56,14 +57,7 @@ LOSSES = ("l2", "l1")
 
 def plan(image_size: int) -> tuple[int, int]:
     """image_size -> (base, halvings) with base in 4..7: 32 -> (4, 3), 28 -> (7, 2), 16 -> (4, 2)."""
-    for downs in range(6, 0, -1):
-        base, rem = divmod(image_size, 2**downs)
-        if rem == 0 and 4 <= base <= 7:
-            return base, downs
-    raise GenzooError(
-        f"the autoencoder cannot handle {image_size}x{image_size} images; use a size of base * 2^k with "
-        "base 4..7 (e.g. 16, 28, 32, 64)"
-    )
+    return size_plan(image_size, "the autoencoder cannot handle")
 
 
 def pixel_error(recon01: Tensor, x01: Tensor, loss: str) -> Tensor:

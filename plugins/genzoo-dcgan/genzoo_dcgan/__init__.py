@@ -27,6 +27,7 @@ from genzoo.plugin import (
     Recipe,
     adversarial_recipe,
     bounded,
+    size_plan,
 )
 
 __version__ = "0.1.0"
@@ -34,14 +35,7 @@ __version__ = "0.1.0"
 
 def plan(image_size: int) -> tuple[int, int]:
     """image_size -> (base, doublings) with base in 4..7: 32 -> (4, 3), 28 -> (7, 2)."""
-    for ups in range(6, 0, -1):
-        base, rem = divmod(image_size, 2**ups)
-        if rem == 0 and 4 <= base <= 7:
-            return base, ups
-    raise GenzooError(
-        f"DCGAN cannot make {image_size}x{image_size} images; use a size of base * 2^k with base 4..7 "
-        "(e.g. 16, 28, 32, 48, 64, 128)"
-    )
+    return size_plan(image_size, "DCGAN cannot make", "16, 28, 32, 48, 64, 128")
 
 
 def init_weights(m: nn.Module) -> None:

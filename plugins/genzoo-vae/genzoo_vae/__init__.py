@@ -49,6 +49,7 @@ from genzoo.plugin import (
     bounded,
     console,
     to_signed,
+    size_plan,
 )
 
 __version__ = "0.1.0"
@@ -59,14 +60,7 @@ LIKELIHOODS = ("bernoulli", "gaussian")
 
 def plan(image_size: int) -> tuple[int, int]:
     """image_size -> (base, halvings) with base in 4..7: 32 -> (4, 3), 28 -> (7, 2)."""
-    for downs in range(6, 0, -1):
-        base, rem = divmod(image_size, 2**downs)
-        if rem == 0 and 4 <= base <= 7:
-            return base, downs
-    raise GenzooError(
-        f"the VAE cannot handle {image_size}x{image_size} images; use a size of base * 2^k with base 4..7 "
-        "(e.g. 16, 28, 32, 64)"
-    )
+    return size_plan(image_size, "the VAE cannot handle")
 
 
 def kl_to_standard_normal(mean: Tensor, logvar: Tensor) -> Tensor:
