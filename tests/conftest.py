@@ -7,6 +7,10 @@ from pathlib import Path
 
 import pytest
 
+# Session fixtures of one area each live in tests/fixtures_*.py, so that parallel work on different
+# commands adds fixtures without editing this file.
+pytest_plugins = sorted(f"tests.{p.stem}" for p in Path(__file__).parent.glob("fixtures_*.py"))
+
 os.environ.setdefault("GENZOO_PROGRESS", "0")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 

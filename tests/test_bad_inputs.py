@@ -2,7 +2,10 @@
 
 The table grows with every command: a new command is not done until its bad inputs are rows here.
 A row is (id, argv, expected message substring). ``{run}`` in an argument becomes the shared tiny
-trained run (tests/conftest.py's ``tiny_run``), ``{tmp}`` a fresh temporary folder. Each row runs
+trained run (tests/conftest.py's ``tiny_run``), ``{tmp}`` a fresh temporary folder, and ``{NAME}`` for
+any other session fixture NAME that returns a run directory (``{vae_run}``, ...). Rows live here and in
+``tests/bad_inputs_*.py`` (one module per area, each with a list ``ROWS``): one table, gathered here,
+so that work on different commands never edits the same lines. Each row runs
 ``python -m genzoo ARGV`` in a subprocess, offline (the Hub endpoint is a closed port), and must
 exit non-zero, print no traceback, name the problem, and print the user's text literally: brackets
 in a path or a repo id are text, never rich markup.
@@ -10,7 +13,9 @@ in a path or a repo id are text, never rich markup.
 
 from __future__ import annotations
 
+import importlib
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -60,6 +65,17 @@ BAD_INPUTS: list[tuple[str, list[str], str]] = [
 ]
 
 
+def _area_rows() -> list[tuple[str, list[str], str]]:
+    rows: list[tuple[str, list[str], str]] = []
+    for path in sorted(Path(__file__).parent.glob("bad_inputs_*.py")):
+        rows += importlib.import_module(f"tests.{path.stem}").ROWS
+    return rows
+
+
+BAD_INPUTS += _area_rows()
+_PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
+
+
 def _env(tmp: Path) -> dict[str, str]:
     env = dict(os.environ, GENZOO_PROGRESS="0", HF_HOME=str(tmp / "hf-home"), HF_HUB_OFFLINE="1",
                HF_ENDPOINT="http://127.0.0.1:9", HF_HUB_DISABLE_TELEMETRY="1", COLUMNS="400")
@@ -74,14 +90,26 @@ def run_cli(argv: list[str], tmp: Path) -> subprocess.CompletedProcess[str]:
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=300)
 
 
-def _fill(argv: list[str], run: Path, tmp: Path) -> list[str]:
-    return [a.replace("{run}", str(run)).replace("{tmp}", str(tmp)) for a in argv]
+def _fill(argv: list[str], runs: dict[str, Path], tmp: Path) -> list[str]:
+    return [_PLACEHOLDER.sub(lambda m: str(tmp if m[1] == "tmp" else runs[m[1]]), a) for a in argv]
+
+
+def _runs_named(argv: list[str], request: pytest.FixtureRequest) -> dict[str, Path]:
+    """The run fixtures an argv names, built on first use (a row on a vae builds no dcgan)."""
+    names = {m for a in argv for m in _PLACEHOLDER.findall(a)} - {"tmp"}
+    return {n: request.getfixturevalue("tiny_run" if n == "run" else n) for n in names}
+
+
+def _mtimes(runs: dict[str, Path]) -> dict[Path, int]:
+    return {p: p.stat().st_mtime_ns for run in runs.values() for p in run.rglob("*")}
 
 
 @pytest.mark.parametrize("argv, expected", [pytest.param(a, e, id=i) for i, a, e in BAD_INPUTS])
-def test_bad_input_is_one_clear_line(argv: list[str], expected: str, tiny_run: Path, tmp_path: Path) -> None:
-    argv = _fill(argv, tiny_run, tmp_path)
-    before = {p: p.stat().st_mtime_ns for p in tiny_run.rglob("*")}
+def test_bad_input_is_one_clear_line(argv: list[str], expected: str, request: pytest.FixtureRequest,
+                                     tmp_path: Path) -> None:
+    runs = _runs_named(argv, request)
+    argv = _fill(argv, runs, tmp_path)
+    before = _mtimes(runs)
     r = run_cli(argv, tmp_path)
     assert r.returncode != 0, r.stdout
     assert "Traceback" not in r.stdout, r.stdout
@@ -89,7 +117,7 @@ def test_bad_input_is_one_clear_line(argv: list[str], expected: str, tiny_run: P
     assert lines, f"{expected!r} not in:\n{r.stdout}"
     # Printed literally: the message is one error line, brackets and all (no markup, no wrapping).
     assert lines[0].startswith(("error: ", "Error: ")), lines[0]
-    assert {p: p.stat().st_mtime_ns for p in tiny_run.rglob("*")} == before  # the shared run is untouched
+    assert _mtimes(runs) == before  # the shared runs are untouched
 
 
 def test_table_ids_are_unique() -> None:
