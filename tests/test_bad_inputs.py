@@ -6,7 +6,8 @@ trained run (tests/conftest.py's ``tiny_run``), ``{tmp}`` a fresh temporary fold
 any other session fixture NAME that returns a run directory (``{vae_run}``, ...). Rows live here and in
 ``tests/bad_inputs_*.py`` (one module per area, each with a list ``ROWS``): one table, gathered here,
 so that work on different commands never edits the same lines. Each row runs
-``python -m genzoo ARGV`` in a subprocess, offline (the Hub endpoint is a closed port), and must
+``python -m genzoo ARGV`` in its own process (forked from tests/cli_forkserver.py, which imports torch
+once; GENZOO_TABLE_SUBPROCESS=1 starts each afresh instead), offline (the Hub endpoint is a closed port), and must
 exit non-zero, print no traceback, name the problem, and print the user's text literally: brackets
 in a path or a repo id are text, never rich markup.
 """
@@ -14,6 +15,7 @@ in a path or a repo id are text, never rich markup.
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import re
 import subprocess
@@ -90,6 +92,44 @@ def run_cli(argv: list[str], tmp: Path) -> subprocess.CompletedProcess[str]:
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=300)
 
 
+class _ForkServer:
+    """tests/cli_forkserver.py: each row a forked ``genzoo.cli.main`` with torch imported once.
+
+    Set GENZOO_TABLE_SUBPROCESS=1 to run every row as its own ``python -m genzoo`` instead (slower,
+    the reference the fork server stands in for).
+    """
+
+    def __init__(self, home: Path) -> None:
+        root = Path(__file__).resolve().parent.parent
+        self.proc = subprocess.Popen([sys.executable, "-m", "tests.cli_forkserver"], env=_env(home), cwd=root,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert json.loads(self.proc.stdout.readline()) == {"ready": True}
+
+    def run(self, argv: list[str], tmp: Path) -> subprocess.CompletedProcess[str]:
+        out = tmp / ".cli-output"
+        self.proc.stdin.write(json.dumps({"argv": argv, "cwd": str(tmp), "out": str(out)}) + "\n")
+        self.proc.stdin.flush()
+        rc = json.loads(self.proc.stdout.readline())["rc"]
+        text = out.read_text(errors="replace")
+        out.unlink()
+        return subprocess.CompletedProcess(argv, rc, text)
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait(timeout=60)
+
+
+@pytest.fixture(scope="session")
+def genzoo_cli(tmp_path_factory):
+    """Runs one CLI invocation like ``python -m genzoo ARGV`` (see _ForkServer)."""
+    if os.environ.get("GENZOO_TABLE_SUBPROCESS") == "1":
+        yield run_cli
+        return
+    server = _ForkServer(tmp_path_factory.mktemp("forkserver"))
+    yield server.run
+    server.close()
+
+
 def _fill(argv: list[str], runs: dict[str, Path], tmp: Path) -> list[str]:
     return [_PLACEHOLDER.sub(lambda m: str(tmp if m[1] == "tmp" else runs[m[1]]), a) for a in argv]
 
@@ -106,11 +146,11 @@ def _mtimes(runs: dict[str, Path]) -> dict[Path, int]:
 
 @pytest.mark.parametrize("argv, expected", [pytest.param(a, e, id=i) for i, a, e in BAD_INPUTS])
 def test_bad_input_is_one_clear_line(argv: list[str], expected: str, request: pytest.FixtureRequest,
-                                     tmp_path: Path) -> None:
+                                     tmp_path: Path, genzoo_cli) -> None:
     runs = _runs_named(argv, request)
     argv = _fill(argv, runs, tmp_path)
     before = _mtimes(runs)
-    r = run_cli(argv, tmp_path)
+    r = genzoo_cli(argv, tmp_path)
     assert r.returncode != 0, r.stdout
     assert "Traceback" not in r.stdout, r.stdout
     lines = [ln for ln in r.stdout.splitlines() if expected in ln]
