@@ -32,6 +32,7 @@ from genzoo.latent import (
     parse_direction,
     project_2d,
 )
+from tests.conftest import needs_fashion
 
 CELL, GAP, HEAD, SEP = 64, 2, 22, 8  # labelled_grid's layout
 
@@ -290,3 +291,32 @@ def test_from_images_conditional_needs_one_class(cvae_dir, image_files, cli, tmp
     code, _, err = cli("interpolate", cvae_dir, "--from-images", *image_files[:2], "--label", "4",
                        "--out", tmp_path / "w.png")
     assert code == 0, err
+
+
+# ------------------------------------------------------------------------------------------
+# does the edit do what it says? (slow: trains a small VAE on Fashion-MNIST)
+# ------------------------------------------------------------------------------------------
+@pytest.mark.slow
+@needs_fashion
+def test_sneaker_to_ankle_boot_turns_sneakers_into_boots(tmp_path):
+    """The shipped Fashion-MNIST classifier calls edited test sneakers ankle boots."""
+    from genzoo.engine import train
+    from genzoo.latent import labelled_data
+    from genzoo.metrics.classifier import load_classifier, shipped
+
+    run = tmp_path / "vae"
+    train("vae", out=run, data="fashion-mnist", progress=False, width=16, latent_dim=8, steps=300,
+          eval_images=200, sample_every=300, checkpoint_every=300, num_samples=16)
+    model = genzoo.load(run)
+    x, y, names, _ = labelled_data(model, split="train", limit=20000)
+    xt, yt, _, _ = labelled_data(model, split="test")
+    a, b = parse_direction("Sneaker->Ankle boot", names)
+    d = attribute_direction(model, x, y, a, b, per_class=500)
+    sneakers = xt[yt == a][:300]
+    out = decode_edits(model, encode_latents(model, sneakers), d, [0.0, 1.5])
+    clf, _ = load_classifier(shipped("fashion-mnist"))
+    with torch.inference_mode():
+        pred = clf(out.flatten(0, 1)).argmax(1).view(-1, 2)
+    boots = (pred == b).float().mean(0)
+    assert boots[1] > 0.8, f"only {boots[1]:.0%} of the edited sneakers look like ankle boots"
+    assert boots[1] > boots[0] + 0.4, f"reconstructions {boots[0]:.0%}, edits {boots[1]:.0%}"
