@@ -8,6 +8,15 @@
   with a ``latents`` array (N, latent_dim); ``genzoo sample --save-latents`` writes one for
   the images it draws, so a picture picked from a grid can be reused here by its index.
 
+* Real images (models with an encoder: EncodesImages and DecodesLatents): :func:`encode_latents`
+  and :func:`image_latents` give their latents (the encoder's mean), :func:`attribute_direction`
+  the difference of two classes' mean latents, :func:`decode_edits` images moved along it
+  (strength 0 = the reconstruction). GANs have no encoder and there is no latent inversion
+  here, so these refuse them.
+* Maps: :func:`manifold` decodes a grid over a 2-D latent space at a sampler's quantiles;
+  :func:`project_2d` (PCA) and :func:`draw_scatter` draw encoded data coloured by class.
+  docs/latent.md shows both.
+
 Which latent is "seed s": the one ``model.sample(1, seed=s)`` decodes (same sampler and
 options), so a seed names the same image in ``genzoo sample``, ``interpolate`` and ``arithmetic``.
 """
