@@ -230,14 +230,16 @@ def encode_latents(model: Any, images: Tensor, labels: Any = None, *, batch_size
     ``decode(encode_latents(x))`` is the model's reconstruction of x. ``progress``: a callable
     advanced by the number of images after each batch.
     """
-    require_encoder(model)
+    require(model, EncodesImages)
     out = []
     for i in range(0, images.shape[0], batch_size):
         y = None if labels is None else labels[i : i + batch_size]
         out.append(model.encode(images[i : i + batch_size], y)[0].float().cpu())
         if progress is not None:
             progress(out[-1].shape[0])
-    return torch.cat(out) if out else torch.zeros(0, model.latent_dim)
+    if not out:
+        raise GenzooError("no images to encode")
+    return torch.cat(out)
 
 
 def conditional_label(model: Any, label: Any, what: str) -> int | None:

@@ -172,8 +172,8 @@ def latent_map(source: str, kind: str, out: str, size: int, margin: float, sampl
     genzoo latent-map runs/vae-fashion-mnist --kind scatter --out scatter.png
     """
     # here, not at the top: they import torch, and `genzoo latent-map --help` should not wait for it
+    from genzoo.capabilities import DecodesLatents, has_capability
     from genzoo.hub import load
-    from genzoo.latent import require_latent_model
 
     dest = _check_png(out)
     if not 2 <= size <= 64:
@@ -183,9 +183,8 @@ def latent_map(source: str, kind: str, out: str, size: int, margin: float, sampl
     if n < 2:
         raise GenzooError(f"-n must be at least 2 images to map, got {n}")
     model = load(source, device=device)
-    require_latent_model(model)
     if kind == "auto":
-        kind = "manifold" if model.latent_dim == 2 else "scatter"
+        kind = "manifold" if has_capability(model, DecodesLatents) and model.latent_dim == 2 else "scatter"
     if kind == "manifold":
         _manifold(model, dest, size, margin, sampler, label)
     else:
@@ -209,9 +208,12 @@ def _manifold(model: Any, dest: Path, size: int, margin: float, sampler: str | N
 
 def _scatter(model: Any, dest: Path, data: str | None, split: str, n: int, data_dir: str | None) -> None:
     # here: they import torch (see latent_map)
-    from genzoo.latent import draw_scatter, encode_latents, labelled_data, project_2d, require_encoder, save_png
+    from genzoo.capabilities import EncodesImages, require
+    from genzoo.latent import draw_scatter, encode_latents, labelled_data, project_2d, save_png
 
-    require_encoder(model, "a latent scatter of encoded images")
+    require(model, EncodesImages, message=(
+        "a latent scatter of encoded images needs a model with an encoder, and a {family} model has none; "
+        "use a run of {families}"))
     x, y, names, spec = labelled_data(model, data, split=split, data_dir=data_dir, limit=n)
     if model.is_conditional and y is None:
         raise GenzooError(f"this conditional model encodes images given their class, and data '{spec}' has no labels")
@@ -219,7 +221,7 @@ def _scatter(model: Any, dest: Path, data: str | None, split: str, n: int, data_
         task = bar.add_task("encoding", total=x.shape[0])
         z = encode_latents(model, x, y if model.is_conditional else None, progress=lambda k: bar.advance(task, k))
     pts, share = project_2d(z)
-    d = model.latent_dim
+    d = z.shape[1]
     if d > 2:
         axes = (f"PC1 ({share[0]:.0%} of the variance)", f"PC2 ({share[1]:.0%})")
     else:
