@@ -36,6 +36,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "plugins": ("genzoo.cli.inspect:plugins", "Show discovered plugins and commands, and whether they loaded."),
     "interpolate": ("genzoo.cli.interpolate:interpolate", "Walk a latent space between seeds: a GIF or a grid."),
     "arithmetic": ("genzoo.cli.interpolate:arithmetic", "Latent vector arithmetic a - b + c from seeds or stored latents."),
+    "edit": ("genzoo.cli.edit:edit", "Move real or sampled images along a direction between two classes' mean latents."),
+    "latent-map": ("genzoo.cli.edit:latent_map", "Draw a latent space: the decoded 2-D manifold or the encoded data by class."),
     "reconstruct": ("genzoo.cli.reconstruct:reconstruct", "Show images over their reconstructions by a model that can reconstruct."),
     "likelihood": ("genzoo.cli.likelihood:likelihood", "Bits/dim of images under a model with a likelihood, exact or a bound."),
     "score": ("genzoo.cli.score:score", "Per-image anomaly scores from a model that can score anomalies."),
