@@ -251,6 +251,88 @@ def test_ddim_eta1_on_all_steps_is_ddpm(model):
     torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
 
 
+def _image_shape(model):
+    c = model.config
+    return (c.channels, c.image_size, c.image_size)
+
+
+def _dpmsolver(T=1000, schedule="linear", prediction="eps", clip=True, **kw):
+    """diffusers' DPM-Solver++(2M) with the settings genzoo's `dpm++2m` implements: data prediction,
+    midpoint second-order update, first step first order, last step to sigma 0 (returns x0).
+    genzoo's x0 clipping to [-1, 1] is diffusers' thresholding with a maximum of 1."""
+    return diffusers.DPMSolverMultistepScheduler(
+        num_train_timesteps=T, beta_schedule={"linear": "linear", "cosine": "squaredcos_cap_v2"}[schedule],
+        prediction_type={"eps": "epsilon", "v": "v_prediction"}[prediction], algorithm_type="dpmsolver++",
+        solver_order=2, solver_type="midpoint", lower_order_final=True, final_sigmas_type="zero",
+        thresholding=clip, sample_max_value=1.0, dynamic_thresholding_ratio=0.995, **kw)
+
+
+@pytest.mark.parametrize("K,spacing,guidance,prediction,schedule,clip,T", [
+    (10, "trailing", 1.0, "eps", "linear", True, 1000),
+    (15, "trailing", 1.0, "eps", "linear", True, 1000),
+    (20, "leading", 1.0, "eps", "linear", False, 1000),
+    (15, "trailing", 3.0, "eps", "linear", True, 1000),
+    (10, "trailing", 2.0, "v", "cosine", True, 250),
+])
+def test_dpmsolver_matches_diffusers(model, K, spacing, guidance, prediction, schedule, clip, T):
+    m = _with_prediction(model, prediction, schedule, T) if (prediction, schedule, T) != ("eps", "linear", 1000) else model
+    labels = torch.tensor([1, 2, 7, 8])
+    ref = _dpmsolver(T, schedule, prediction, clip, timestep_spacing="trailing")
+    if spacing == "trailing":
+        ref.set_timesteps(K)  # diffusers' own trailing spacing: the same timesteps as genzoo's
+    else:  # diffusers spaces "leading" differently for this scheduler (T // (K + 1)): pass genzoo's
+        from genzoo_diffusion import ddim_timesteps
+
+        ref.set_timesteps(timesteps=ddim_timesteps(T, K, spacing))
+    assert ref.timesteps.tolist() == m.get_sampler("dpm++2m").timesteps(m, steps=K, spacing=spacing)
+    x_T = torch.cat([torch.randn(1, *_image_shape(m), generator=g) for g in _gens(SEEDS)])
+    theirs = _diffusers_loop(m, ref, x_T.clone(), labels, None, guidance=guidance)
+    ours = m.denoise_from(x_T.clone(), labels, sampler="dpm++2m", steps=K, spacing=spacing, guidance=guidance,
+                          clip=clip)
+    assert ours.abs().max() > 0.5  # a real image, not a collapsed one
+    torch.testing.assert_close(ours, theirs, rtol=1e-4, atol=2e-4)
+
+
+def test_dpmsolver_two_steps_is_ddim(model):
+    """Without history the DPM-Solver++ step is the DDIM (eta 0) step, and the last step returns x0:
+    with 1 or 2 timesteps the two samplers agree; with more, the second-order correction makes them differ."""
+    x_T = torch.randn(4, *_image_shape(model), generator=torch.Generator().manual_seed(2))
+    for K in (1, 2):
+        a = model.denoise_from(x_T, 4, sampler="dpm++2m", steps=K)
+        b = model.denoise_from(x_T, 4, sampler="ddim", steps=K, eta=0.0)
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+    assert not torch.allclose(model.denoise_from(x_T, 4, sampler="dpm++2m", steps=5),
+                              model.denoise_from(x_T, 4, sampler="ddim", steps=5), atol=1e-3)
+
+
+def test_dpmsolver_is_closer_to_the_ode_solution_than_ddim(model):
+    """Second order: at 10 steps DPM-Solver++(2M) lands nearer the end point of the probability-flow
+    ODE (DDIM on 500 steps) than DDIM on the same 10 steps does."""
+    x_T = torch.randn(8, *_image_shape(model), generator=torch.Generator().manual_seed(4))
+    opts = {"clip": False}  # the pure ODE: no clipping nonlinearity in the comparison
+    exact = model.denoise_from(x_T, 3, sampler="ddim", steps=500, **opts)
+    err_dpm = float((model.denoise_from(x_T, 3, sampler="dpm++2m", steps=10, **opts) - exact).abs().mean())
+    err_ddim = float((model.denoise_from(x_T, 3, sampler="ddim", steps=10, **opts) - exact).abs().mean())
+    assert err_dpm < 0.6 * err_ddim, (err_dpm, err_ddim)
+
+
+def test_dpmsolver_sampling_api(model):
+    """Seeded, batch-size independent, refuses eta, and works inside the loop's resampling (inpainting)."""
+    a = model.sample(6, seed=3, sampler="dpm++2m", steps=8)
+    b = model.sample(6, seed=3, sampler="dpm++2m", steps=8, batch_size=4)
+    assert a.shape == (6, *_image_shape(model)) and 0 <= float(a.min()) and float(a.max()) <= 1
+    torch.testing.assert_close(a, b)
+    with pytest.raises(GenzooError, match=r"sampler 'dpm\+\+2m' takes no option 'eta' \(dpm\+\+2m is deterministic"):
+        model.sample(2, seed=0, sampler="dpm++2m", eta=0.5)
+    with pytest.raises(GenzooError, match="steps must be between 1"):
+        model.sample(2, seed=0, sampler="dpm++2m", steps=0)
+    x = torch.rand(2, *_image_shape(model))
+    hole = torch.zeros(model.config.image_size, model.config.image_size)
+    hole[2:6, 2:6] = 1
+    out = model.inpaint(x, hole, seed=0, sampler="dpm++2m", steps=8, resample=3)
+    assert torch.isfinite(out).all() and torch.equal(out[..., :2, :], x[..., :2, :])
+
+
 # ------------------------------------------------------------------------------------------
 # sampling API: determinism, guidance, trajectories, errors
 # ------------------------------------------------------------------------------------------

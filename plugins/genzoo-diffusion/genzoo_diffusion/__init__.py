@@ -3,12 +3,13 @@
 Training: pick t uniformly in 0 .. T-1 and noise eps ~ N(0, I), form
 x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps, and minimise ||eps - eps_theta(x_t, t, y)||^2
 (or, with ``prediction=v``, the same loss on v = sqrt(abar_t) eps - sqrt(1 - abar_t) x_0,
-Salimans and Ho 2022). Class-conditional models replace the label by "no label" with
+Salimans and Ho 2022), optionally weighted per timestep by Min-SNR-gamma (``min_snr_gamma``,
+Hang et al. 2023). Class-conditional models replace the label by "no label" with
 probability ``label_dropout``, so one network gives both the conditional and the
 unconditional prediction and classifier-free guidance works at sampling time
 (Ho and Salimans 2022): eps = eps_uncond + w (eps_cond - eps_uncond), w = ``guidance``.
 
-Sampling goes through the sampler registry: ``ddim`` (default, 50 steps) or ``ddpm``
+Sampling goes through the sampler registry: ``ddim`` (default, 50 steps), ``dpm++2m`` or ``ddpm``
 (see :mod:`genzoo_diffusion.samplers`). ``model.inpaint`` fills masked regions
 RePaint-style. Uses only the public plugin API (genzoo.plugin), as a third-party plugin would.
 """
@@ -55,7 +56,7 @@ from genzoo_diffusion.unet import UNet, default_attention, default_channel_mult
 __version__ = "0.1.0"
 __all__ = ["DiffusionConfig", "DiffusionModel", "DiffusionFamily", "NoiseSchedule", "UNet", "DDPMSampler",
            "DDIMSampler", "DiffusionSampler", "DenoiseStep", "StepHook", "Trajectory", "ddim_timesteps",
-           "known_region"]
+           "known_region", "min_snr_weights"]
 
 PREDICTIONS = ("eps", "v")
 
@@ -68,6 +69,7 @@ class DiffusionConfig(ModelConfig):
     beta_start: float = bounded(1e-4, min=0, max=1, min_open=True, max_open=True)  # linear schedule only
     beta_end: float = bounded(0.02, min=0, max=1, min_open=True, max_open=True)  # linear schedule only
     prediction: str = "eps"  # eps | v: what the network predicts
+    min_snr_gamma: float = bounded(0.0, min=0)  # > 0: Min-SNR-gamma loss weights (Hang et al. 2023; 5 in the paper); 0 = off
     # U-Net
     # 0 / () below mean "by image size" (see sizes_for); the values used are written to config.json
     width: int = bounded(0, min=0)  # channels at full resolution (level i: width * channel_mult[i]); 16 to 16 px, 32 to 32 px, else 64
@@ -310,7 +312,8 @@ class DiffusionModel(GenerativeModel):
             images: (N, C, S, S) in [0, 1].
             mask: (N or 1, 1 or C, S, S), or (S, S); 1 (> 0.5) marks pixels to fill, 0 pixels to keep.
             labels: classes for a conditional model; None: the unconditional prediction.
-            sampler: ddim (``steps`` timesteps, ``eta``; eta 1 = ancestral) or ddpm (all T, ``steps`` ignored).
+            sampler: ddim (``steps`` timesteps, ``eta``; eta 1 = ancestral), dpm++2m (``steps``, deterministic)
+                or ddpm (all T); options a sampler does not take are ignored.
         Returns:
             (N, C, S, S) in [0, 1], equal to ``images`` exactly wherever mask is 0.
         """
@@ -325,7 +328,8 @@ class DiffusionModel(GenerativeModel):
         m = self._fill_mask(mask, images)
         images = images.float().cpu()
         y = self.check_labels(labels, n) if labels is not None else None
-        opts: dict[str, Any] = {"steps": steps, "eta": eta} if sampler == "ddim" else {}
+        takes = self.get_sampler(sampler).options  # ddim takes steps and eta, dpm++2m steps, ddpm neither
+        opts: dict[str, Any] = {k: v for k, v in (("steps", steps), ("eta", eta)) if k in takes}
         if guidance is not None:
             opts["guidance"] = guidance
         plan = self._prepare(sampler, opts)
@@ -389,12 +393,28 @@ def diffusion_loss(ctx: StepContext) -> Tensor:
         y = torch.where(drop, torch.full_like(y, model.denoiser.null_label), y)
     out = model.denoiser(x_t, t, y)
     target = eps if c.prediction == "eps" else ab.sqrt() * eps - (1 - ab).sqrt() * x0
+    if c.min_snr_gamma > 0:
+        per_image = ((out.float() - target) ** 2).mean(dim=(1, 2, 3))
+        return (min_snr_weights(ab.view(b), c.min_snr_gamma, c.prediction) * per_image).mean()
     return F.mse_loss(out.float(), target)
+
+
+def min_snr_weights(abar: Tensor, gamma: float, prediction: str = "eps") -> Tensor:
+    """Min-SNR-gamma loss weights (Hang et al. 2023, arXiv:2303.09556), shape of ``abar`` (B,).
+
+    With SNR = abar / (1 - abar), the x0-space loss weighted by min(SNR, gamma) becomes, for the
+    eps target, min(SNR, gamma) / SNR and, for the v target, min(SNR, gamma) / (SNR + 1): the
+    nearly clean timesteps (SNR > gamma) count less; the noisy ones keep weight 1 (eps) or
+    SNR / (SNR + 1) (v), i.e. the x0-space weight SNR.
+    """
+    snr = abar / (1 - abar)
+    capped = snr.clamp(max=gamma)
+    return capped / snr if prediction == "eps" else capped / (snr + 1)
 
 
 class DiffusionFamily(Family):
     card_template = "genzoo.card_templates:diffusion.md"
-    description = "Denoising diffusion (DDPM training; ddpm/ddim samplers, guidance, inpainting); 16-64 px, gray or RGB"
+    description = "Denoising diffusion (DDPM training; ddpm/ddim/dpm++2m samplers, guidance, inpainting); 16-64 px, gray or RGB"
     config_class = DiffusionConfig
     model_class = DiffusionModel
     supports_labels = True
