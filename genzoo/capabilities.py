@@ -218,7 +218,7 @@ class HasLatentMixture(Protocol):
 
 CAPABILITIES: tuple[type, ...] = (
     Samples, ConditionalOnLabels, EncodesImages, Reconstructs, DecodesLatents, TranslatesImages, Inpaints,
-    Restores, ScoresAnomalies, HasLikelihood, ShowsTrajectory, HasLatentMixture,
+    ScoresAnomalies, HasLikelihood, ShowsTrajectory, HasLatentMixture, Restores,
 )
 
 # What a model without the capability cannot do, for require()'s default message.
