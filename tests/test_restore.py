@@ -227,8 +227,8 @@ def test_cli_restore_file_superres_and_inpaint(cli, restore_run, tmp_path):
 # ------------------------------------------------------------------------------------------
 # quality (slow): a small trained model beats the trivial baselines
 # ------------------------------------------------------------------------------------------
-SMALL = {"image_size": 16, "width": 16, "num_res_blocks": 1, "conditional": False, "batch_size": 64, "steps": 1500,
-         "lr": 1e-3, "log_every": 100, "checkpoint_every": 1500, "sample_every": 1500, "num_samples": 16, "dropout": 0.0}
+SMALL = {"image_size": 16, "width": 16, "num_res_blocks": 1, "conditional": False, "batch_size": 32, "steps": 600,
+         "lr": 1e-3, "log_every": 100, "checkpoint_every": 600, "sample_every": 600, "num_samples": 16, "dropout": 0.0}
 
 
 @pytest.mark.slow
