@@ -155,6 +155,21 @@ class Inpaints(Protocol):
 
 
 @runtime_checkable
+class Restores(Protocol):
+    """Solves linear inverse problems y = A x with its prior, without training on them.
+
+    ``restore(y (N, C', S, S) in [0, 1]: the degraded images, operator: a
+    :class:`genzoo.degradations.LinearOperator` A (acting on [-1, 1] images (N, C, S, S) ->
+    (N, C', S, S), with its pseudo-inverse), *, seed=0, labels=None, steps=None, progress=False)``
+    -> (N, C, S, S) in [0, 1], consistent with the measurement: A(restored) is close to y
+    (up to its noise, ``operator.noise_std``). Here y in [0, 1] means A(x) of the image in
+    [-1, 1], mapped back to [0, 1] as images are (y01 = (y + 1) / 2).
+    """
+
+    def restore(self, y: Tensor, operator: Any, **options: Any) -> Tensor: ...
+
+
+@runtime_checkable
 class ScoresAnomalies(Protocol):
     """Says how unlike its training data each image is.
 
@@ -203,14 +218,14 @@ class HasLatentMixture(Protocol):
 
 CAPABILITIES: tuple[type, ...] = (
     Samples, ConditionalOnLabels, EncodesImages, Reconstructs, DecodesLatents, TranslatesImages, Inpaints,
-    ScoresAnomalies, HasLikelihood, ShowsTrajectory, HasLatentMixture,
+    ScoresAnomalies, HasLikelihood, ShowsTrajectory, HasLatentMixture, Restores,
 )
 
 # What a model without the capability cannot do, for require()'s default message.
 _ACTIONS = {
     Samples: "sample images", ConditionalOnLabels: "generate for given labels", EncodesImages: "encode images",
     Reconstructs: "reconstruct images", DecodesLatents: "decode latent vectors", TranslatesImages: "translate images",
-    Inpaints: "inpaint", ScoresAnomalies: "score images for anomalies", HasLikelihood: "give a log-likelihood",
+    Inpaints: "inpaint", Restores: "restore degraded images", ScoresAnomalies: "score images for anomalies", HasLikelihood: "give a log-likelihood",
     ShowsTrajectory: "show its sampling trajectory", HasLatentMixture: "sample from a fitted latent mixture",
 }
 
@@ -391,7 +406,7 @@ def describe(capability: type) -> str:
 
 __all__ = [
     "Samples", "ConditionalOnLabels", "EncodesImages", "Reconstructs", "DecodesLatents", "TranslatesImages",
-    "Inpaints", "ScoresAnomalies", "HasLikelihood", "ShowsTrajectory", "HasLatentMixture", "Likelihood",
+    "Inpaints", "Restores", "ScoresAnomalies", "HasLikelihood", "ShowsTrajectory", "HasLatentMixture", "Likelihood",
     "CAPABILITIES", "MissingCapabilityError", "require", "has_capability", "capabilities_of", "families_with",
     "get_capability", "members", "capability_table", "describe",
 ]

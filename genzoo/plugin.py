@@ -21,6 +21,7 @@ from genzoo.capabilities import (
     Likelihood,
     MissingCapabilityError,
     Reconstructs,
+    Restores,
     Samples,
     ScoresAnomalies,
     ShowsTrajectory,
@@ -34,6 +35,7 @@ from genzoo.config import ModelConfig, bounded
 from genzoo.console import console, make_progress
 from genzoo.data import ImageDataset, RawImages, load_dataset
 from genzoo.data.tasks import INPUTS, PairedTask, comparison_rows, make_paired, register_task, tasks
+from genzoo.degradations import LinearOperator
 from genzoo.engine.context import TrainingContext
 from genzoo.errors import GenzooError
 from genzoo.family import (
@@ -74,7 +76,7 @@ __all__ = [
     "INPUTS", "PairedTask", "comparison_rows", "make_paired", "register_task", "tasks",
     # capabilities (genzoo.capabilities)
     "Samples", "ConditionalOnLabels", "EncodesImages", "Reconstructs", "DecodesLatents", "TranslatesImages",
-    "Inpaints", "ScoresAnomalies", "HasLikelihood", "ShowsTrajectory", "HasLatentMixture", "Likelihood",
+    "Inpaints", "Restores", "LinearOperator", "ScoresAnomalies", "HasLikelihood", "ShowsTrajectory", "HasLatentMixture", "Likelihood",
     "MissingCapabilityError", "require", "has_capability", "capabilities_of", "families_with",
     "TrainingContext",
     # evaluation's feature extractors (genzoo.metrics), loaded on first use

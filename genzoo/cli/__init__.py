@@ -44,6 +44,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("genzoo.cli.eval:eval_cmd", "Score generated images: FID, KID, IS, precision/recall, memorisation ..."),
     "translate": ("genzoo.cli.translate:translate", "Translate images with an image-to-image model."),
     "inpaint": ("genzoo.cli.inpaint:inpaint", "Fill a masked region of an image with a model that can inpaint."),
+    "restore": ("genzoo.cli.restore:restore", "Undo a degradation (super-resolution, deblur, colorize ...) with a model's prior."),
     "bench": ("genzoo.cli.bench:bench", "Measure training/sampling speed, memory and engine overhead per family."),
     "push": ("genzoo.cli.push:push", "Upload a run's model and its model card to the Hugging Face Hub."),
 }

@@ -43,7 +43,7 @@ def _overrides(config_file: str | None, sets: tuple[str, ...], **options: object
 @click.option("--eval-metrics", default="fid", show_default=True, help="Metrics for --eval-every (`genzoo list metrics`).")
 @click.option("--eval-n", type=int, default=1000, show_default=True, help="Generated images per --eval-every evaluation.")
 @click.option("--task", help="Image-to-image families (e.g. pix2pix): build (input, target) pairs from the data: "
-              "superres[:2|4], inpaint[:K], denoise[:S], edges, colorize.")
+              "superres[:2|4], inpaint[:K], denoise[:S], deblur[:S], edges, colorize.")
 @click.option("--direction", type=click.Choice(["AtoB", "BtoA"]), help="Image-to-image families with pairs: data: translate A to B (default) or B to A.")
 def train(family: str, data: str | None, data_dir: str | None, steps: int | None, epochs: float | None,
           batch_size: int | None, out: str | None, max_time: str | None, sets: tuple[str, ...],

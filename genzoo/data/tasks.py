@@ -17,10 +17,15 @@ Tasks live in the ``tasks`` registry (entry-point group ``genzoo.tasks``); a spe
   pixels and take the holes from the model (:func:`finish`), as inpainting is scored.
 * ``denoise[:SIGMA]`` additive Gaussian noise of std SIGMA in [0, 1] units (default 0.2),
   clipped. Baseline: a Gaussian blur (std 1 px).
+* ``deblur[:SIGMA]`` a Gaussian blur of std SIGMA px (default 1.5; reflect padding).
+  Baseline: the blurred image.
 * ``edges``         a binary Sobel edge map of the luminance, black lines on white
   (1 channel). No baseline.
 * ``colorize``      the luminance (1 channel) -> the RGB image; needs RGB data
   (``skimage-patches``, ``folder:PATH``). Baseline: the gray image in all three channels.
+
+Every task but ``edges`` is linear and names its operator A and pseudo-inverse A^+
+(:mod:`genzoo.degradations`), which ``genzoo restore`` inverts with a generative prior.
 
 All tensors follow the model convention: float (N, C, H, W) in [-1, 1]. Randomness (holes,
 noise) comes from a generator seeded with the run's seed and the split, so the same seed
@@ -45,6 +50,17 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from genzoo.data import ImageDataset, RawImages, register_dataset, resize_square
+from genzoo.degradations import (
+    Identity,
+    Keep,
+    LinearOperator,
+    Luminance,
+    bicubic,
+    blur_operator,
+    gaussian_blur,
+    luminance,
+    superres_operator,
+)
 from genzoo.errors import GenzooError
 from genzoo.registry import Registry
 
@@ -68,6 +84,10 @@ class PairedTask:
     finish(outputs, extras) -> outputs: what the task keeps from its input, if anything (inpaint
         keeps the known pixels and takes only the holes from the model); None: outputs as-is.
         Pure selection, so it works on [0, 1] and [-1, 1] values alike.
+    operator(arg, size, channels, extras) -> a :class:`~genzoo.degradations.LinearOperator` A
+        (with its pseudo-inverse) such that ``inputs`` = A(images) on [-1, 1] values, up to
+        the task's clamping and noise; None for tasks that are not linear (edges). Models that
+        ``Restores`` invert it (``genzoo restore``).
     """
 
     name: str
@@ -78,6 +98,7 @@ class PairedTask:
     baseline_name: str = ""
     finish: Callable[[Tensor, dict[str, Tensor]], Tensor] | None = None
     finish_name: str = ""
+    operator: Callable[[Any, int, int, dict[str, Tensor]], LinearOperator] | None = None
 
 
 def register_task(task: PairedTask) -> PairedTask:
@@ -114,12 +135,6 @@ def _superres_parse(arg: str | None, size: int, channels: int) -> int:
     return f
 
 
-def bicubic(x: Tensor, size: int) -> Tensor:
-    """(N, C, H, W) in [-1, 1] -> (N, C, size, size), bicubic (antialiased when shrinking), clamped."""
-    return F.interpolate(x, size=(size, size), mode="bicubic", align_corners=False,
-                         antialias=size < x.shape[-1]).clamp(-1, 1)
-
-
 def _superres_make(x: Tensor, f: int, gen: torch.Generator) -> dict[str, Tensor]:
     s = x.shape[-1]
     return {INPUTS: bicubic(bicubic(x, s // f), s)}
@@ -128,6 +143,7 @@ def _superres_make(x: Tensor, f: int, gen: torch.Generator) -> dict[str, Tensor]
 register_task(PairedTask(
     "superres", "down-sampled (x2 or x4) -> full size; input is the bicubic up-sampling of the small image",
     _superres_make, _superres_parse, baseline=lambda e, a: e[INPUTS], baseline_name="bicubic up-sampling",
+    operator=lambda f, size, c, e: superres_operator(size, f),
 ))
 
 
@@ -193,6 +209,7 @@ register_task(PairedTask(
     # Inpainting fills holes: the pixels around them are given, so they are kept.
     finish=lambda out, e: torch.where(e[MASK].bool().to(out.device), out, e[INPUTS].to(out)),
     finish_name="known pixels kept, holes from the model",
+    operator=lambda k, size, c, e: Keep(e[MASK]),
 ))
 
 
@@ -208,18 +225,6 @@ def _denoise_parse(arg: str | None, size: int, channels: int) -> float:
     return s
 
 
-def gaussian_blur(x: Tensor, sigma: float) -> Tensor:
-    """Separable Gaussian blur of (N, C, H, W), reflect padding."""
-    r = max(1, int(math.ceil(3 * sigma)))
-    t = torch.arange(-r, r + 1, dtype=x.dtype, device=x.device)
-    k = torch.exp(-(t**2) / (2 * sigma**2))
-    k = k / k.sum()
-    c = x.shape[1]
-    pad_mode = "reflect" if min(x.shape[-2:]) > r else "replicate"
-    y = F.conv2d(F.pad(x, (r, r, 0, 0), mode=pad_mode), k.view(1, 1, 1, -1).repeat(c, 1, 1, 1), groups=c)
-    return F.conv2d(F.pad(y, (0, 0, r, r), mode=pad_mode), k.view(1, 1, -1, 1).repeat(c, 1, 1, 1), groups=c)
-
-
 def _denoise_make(x: Tensor, sigma: float, gen: torch.Generator) -> dict[str, Tensor]:
     noise = torch.randn(x.shape, generator=gen)
     return {INPUTS: (x + 2 * sigma * noise).clamp(-1, 1)}  # 2 *: sigma is in [0, 1] units
@@ -229,15 +234,30 @@ register_task(PairedTask(
     "denoise", "Gaussian noise (std 0.2 of the pixel range; denoise:S to change) -> clean image",
     _denoise_make, _denoise_parse, baseline=lambda e, a: gaussian_blur(e[INPUTS], 1.0),
     baseline_name="Gaussian blur (1 px)",
+    operator=lambda sigma, size, c, e: Identity(2 * sigma),  # 2 *: sigma is in [0, 1] units
 ))
 
 
-def luminance(x: Tensor) -> Tensor:
-    """(N, 3, H, W) -> (N, 1, H, W) with ITU-R BT.601 weights; gray input passes through."""
-    if x.shape[1] == 1:
-        return x
-    w = torch.tensor([0.299, 0.587, 0.114], dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
-    return (x * w).sum(1, keepdim=True)
+def _deblur_parse(arg: str | None, size: int, channels: int) -> float:
+    if arg is None or arg == "":
+        return 1.5
+    try:
+        s = float(arg)
+    except ValueError:
+        raise GenzooError(f"task deblur takes a blur std in pixels, e.g. deblur:1.5; got '{arg}'") from None
+    if not 0.3 <= s <= 4:
+        raise GenzooError(f"deblur blur std must be in [0.3, 4] pixels, got {s}")
+    if 3 * s >= size:
+        raise GenzooError(f"deblur:{s:g} is too wide for {size} px images; use a std below {size / 3:.1f}")
+    return s
+
+
+register_task(PairedTask(
+    "deblur", "Gaussian blur of a known std (1.5 px; deblur:S to change) -> sharp image",
+    lambda x, sigma, g: {INPUTS: gaussian_blur(x, sigma)}, _deblur_parse,
+    baseline=lambda e, a: e[INPUTS], baseline_name="the blurred image",
+    operator=lambda sigma, size, c, e: blur_operator(size, sigma),
+))
 
 
 def _no_arg(task: str) -> Callable[[str | None, int, int], None]:
@@ -274,6 +294,7 @@ register_task(PairedTask(
     "colorize", "luminance (1 channel) -> RGB image; needs RGB data",
     lambda x, a, g: {INPUTS: luminance(x)}, _colorize_parse,
     baseline=lambda e, a: e[INPUTS].repeat(1, 3, 1, 1), baseline_name="the gray image",
+    operator=lambda a, size, c, e: Luminance(),
 ))
 
 

@@ -11,7 +11,8 @@ unconditional prediction and classifier-free guidance works at sampling time
 
 Sampling goes through the sampler registry: ``ddim`` (default, 50 steps), ``dpm++2m`` or ``ddpm``
 (see :mod:`genzoo_diffusion.samplers`). ``model.inpaint`` fills masked regions
-RePaint-style. Uses only the public plugin API (genzoo.plugin), as a third-party plugin would.
+RePaint-style; ``model.restore`` inverts linear degradations (super-resolution, deblurring,
+colorization, denoising) with DDNM (:mod:`genzoo_diffusion.restore`). Uses only the public plugin API (genzoo.plugin), as a third-party plugin would.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from genzoo_diffusion.samplers import (
     DDPMSampler,
     DenoiseStep,
     DiffusionSampler,
+    EstimateHook,
     StepHook,
     Trajectory,
     ddim_timesteps,
@@ -56,7 +58,7 @@ from genzoo_diffusion.unet import UNet, default_attention, default_channel_mult
 __version__ = "0.1.0"
 __all__ = ["DiffusionConfig", "DiffusionModel", "DiffusionFamily", "NoiseSchedule", "UNet", "DDPMSampler",
            "DDIMSampler", "DiffusionSampler", "DenoiseStep", "StepHook", "Trajectory", "ddim_timesteps",
-           "known_region", "min_snr_weights"]
+           "known_region", "min_snr_weights", "EstimateHook"]
 
 PREDICTIONS = ("eps", "v")
 
@@ -339,6 +341,16 @@ class DiffusionModel(GenerativeModel):
             x, _ = self._denoise_batches(plan, x_T, y, gens, batch_size=batch_size, progress=progress,
                                          known=to_signed(images), mask=m, resample=resample)
         return torch.where(m > 0.5, to_unit(x.float()), images)
+
+    # -- restoration (the Restores capability) -------------------------------------------------
+    def restore(self, y: Tensor, operator: Any, **options: Any) -> Tensor:
+        """Invert a linear degradation y = A x with DDNM: see :func:`genzoo_diffusion.restore.restore`.
+
+        y: (N, C', S, S) in [0, 1]; operator: a ``genzoo.plugin.LinearOperator``. -> (N, C, S, S) in [0, 1].
+        """
+        from genzoo_diffusion.restore import restore  # here: restore.py imports this module's helpers
+
+        return restore(self, y, operator, **options)
 
     def _fill_mask(self, mask: Tensor, images: Tensor) -> Tensor:
         """An inpainting mask, any shape ``inpaint`` takes, as (N, C, S, S) float of 0 / 1 (1 = fill)."""

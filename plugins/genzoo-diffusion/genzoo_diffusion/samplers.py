@@ -88,6 +88,9 @@ class DenoiseStep:
 
 # Called after every step; a returned tensor (shaped like step.x) replaces x, None keeps it.
 StepHook = Callable[[DenoiseStep], Tensor | None]
+# Called before every step with (t, t_prev, x_t, x0, eps); a returned (x0, eps) is what the step
+# uses instead of the prediction, None keeps it (e.g. DDNM's measurement-consistent x0).
+EstimateHook = Callable[[int, int, Tensor, Tensor, Tensor], "tuple[Tensor, Tensor] | None"]
 
 
 class DiffusionSampler(Sampler):
@@ -127,6 +130,7 @@ class DiffusionSampler(Sampler):
         *,
         timesteps: list[int] | None = None,
         hooks: Sequence[StepHook] = (),
+        estimate_hooks: Sequence[EstimateHook] = (),
         resample: int = 1,
         guidance: float = 1.0,
         clip: bool = True,
@@ -139,6 +143,7 @@ class DiffusionSampler(Sampler):
             timesteps: decreasing t's; None: ``self.timesteps(model, **opts)`` (callers that
                 run several batches pass them, so they are computed once).
             hooks: called in order after every step (and every take of it); each may replace x.
+            estimate_hooks: called in order before every step; each may replace (x0, eps).
             resample: r >= 1 takes of every step but the last, re-noising x_{t_prev} back to
                 x_t between takes (RePaint's jump back; Lugmayr et al. 2022).
             opts: the step rule's options (eta, ...).
@@ -152,6 +157,9 @@ class DiffusionSampler(Sampler):
                 if r > 0:
                     x = self.renoise(model, x, t_prev, t, noise)
                 x0, eps = model.predict_x0_eps(x, t, labels, guidance=guidance, clip=clip)
+                for fix in estimate_hooks:
+                    fixed = fix(t, t_prev, x, x0, eps)
+                    x0, eps = (x0, eps) if fixed is None else fixed
                 mean, sigma = self.step(model, x, x0, eps, t, t_prev, state=state, **opts)
                 x = mean + sigma * noise() if sigma > 0 else mean
                 for hook in hooks:
