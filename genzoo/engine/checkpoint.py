@@ -29,6 +29,7 @@ from torch import Tensor
 from genzoo.config import ModelConfig
 from genzoo.console import console, esc
 from genzoo.engine.devices import seed_everything
+from genzoo.engine.optim import phase_optimizer
 from genzoo.errors import GenzooError
 from genzoo.family import Family
 from genzoo.io import (
@@ -276,8 +277,6 @@ def expected_tensors(family: Family, config: ModelConfig) -> tuple[dict[str, tup
     """What a checkpoint of a ``config`` run must hold: ``({model.* and ema.* name: (dtype,
     shape)}, {phase: its optimizer over the meta-device parameters})``. Built on the meta device
     (no memory), through the same recipe, EMA rule and optimizers as the trainer."""
-    from genzoo.engine.optim import phase_optimizer  # here: optim imports the family module at use, keep engine light
-
     model = family.build_meta(config)
     if model is None:  # this family cannot build on the meta device: the real model (the trainer builds it next anyway)
         model = family.build(config)
