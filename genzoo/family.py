@@ -435,6 +435,23 @@ class Family:
         model.family_name = self.name  # type: ignore[misc]
         return model
 
+    def build_meta(self, config: ModelConfig) -> GenerativeModel | None:
+        """The model of ``config`` built on PyTorch's meta device: every tensor's name, shape and
+        dtype, and no memory (a config asking for 1 TB of weights costs nothing here). genzoo
+        compares it with a weights file's header, or a checkpoint, before building the real model.
+
+        Returns None when this family's ``build`` cannot run on the meta device (some operation
+        it uses has no meta kernel); a plugin whose build needs special care there overrides this.
+        A GenzooError (a config the family refuses) propagates.
+        """
+        try:
+            with torch.device("meta"):
+                return self.build(config)
+        except GenzooError:
+            raise
+        except Exception:  # an op without a meta kernel: callers fall back to their later checks
+            return None
+
     def recipe(self, model: GenerativeModel, config: ModelConfig) -> Recipe:
         raise NotImplementedError(f"family {self.name} has no training recipe")
 

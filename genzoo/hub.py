@@ -15,6 +15,7 @@ imported), so a program may set them after importing genzoo and still be obeyed.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import difflib
 import os
 import re
@@ -35,11 +36,22 @@ from genzoo.console import progress_enabled
 from genzoo.engine.devices import resolve_device
 from genzoo.errors import GenzooError
 from genzoo.images import save_grid
-from genzoo.io import CARD_NAME, CONFIG_NAME, PICKLE_SUFFIXES, SAMPLES_NAME, WEIGHTS_NAME, load_tensors, read_json
+from genzoo.io import (
+    CARD_NAME,
+    CONFIG_NAME,
+    PICKLE_SUFFIXES,
+    SAMPLES_NAME,
+    WEIGHTS_NAME,
+    count_nonfinite,
+    load_tensors,
+    read_header,
+    read_json,
+)
 from genzoo.registry import families
 
 if TYPE_CHECKING:  # genzoo.family imports this module to load pretrained models
-    from genzoo.family import GenerativeModel
+    from genzoo.config import ModelConfig
+    from genzoo.family import Family, GenerativeModel
 
 REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 #: A branch or tag name (segments of letters, digits, '_', '.', '+', '-', not starting with '.', '+' or '-',
@@ -161,13 +173,28 @@ def load_from_dir(d: str | Path, *, origin: str | None = None) -> GenerativeMode
         if pickles:
             raise _pickle_error(where, pickles)
         raise GenzooError(f"{where} has no {WEIGHTS_NAME}")
-    model = model_from_config(meta, where=f"the {CONFIG_NAME} of {where}")
+    w_where = f"the {WEIGHTS_NAME} of {where}" if origin else str(weights)
+    # The config is checked against the weights' own header (read without loading a tensor)
+    # before any real model is built: a config.json asking for a huge network is refused here.
+    try:
+        header = read_header(weights, "weights file")
+    except GenzooError:
+        if not origin:
+            raise
+        raise GenzooError(f"{w_where} is corrupted or truncated (its header does not read as safetensors); "
+                          "nothing was loaded. Ask the author to re-upload it") from None
+    model = model_from_config(meta, where=f"the {CONFIG_NAME} of {where}", weights_header=header,
+                              weights_where=w_where)
     if origin:
-        state = _read_downloaded_weights(weights, f"the {WEIGHTS_NAME} of {where}")
-        load_state_strict(model, state, where=f"the {WEIGHTS_NAME} of {where}")
+        state = _read_downloaded_weights(weights, w_where)
+        advice = "ask the author to re-upload it, or load another revision"
     else:
         state = load_tensors(weights, "weights file")
-        load_state_strict(model, state, where=str(weights))
+        done = meta["config"].get("steps")
+        more = f" (more than {done})" if isinstance(done, int) and not isinstance(done, bool) else ""
+        advice = (f"restore it from a backup, or train on from the run's last checkpoint, which writes it anew: "
+                  f"genzoo train {meta['family']} --resume --out {d} --steps N{more}")
+    load_state_strict(model, state, where=w_where, advice=advice)
     return model
 
 
@@ -189,8 +216,16 @@ def _pickle_error(where: str, pickles: list[str]) -> GenzooError:
     )
 
 
-def model_from_config(meta: dict[str, Any], where: str = "config.json") -> GenerativeModel:
-    """Build an (untrained) model from a config.json dict, through the family registry."""
+def model_from_config(meta: dict[str, Any], where: str = "config.json", *,
+                      weights_header: dict[str, tuple[torch.dtype | None, tuple[int, ...]]] | None = None,
+                      weights_where: str = WEIGHTS_NAME) -> GenerativeModel:
+    """Build an (untrained) model from a config.json dict, through the family registry.
+
+    ``weights_header`` (genzoo.io.read_header of the weights that go with it): the config is
+    first built on the meta device and its tensor shapes compared with the header's, so a
+    config that does not fit its weights (``"g_width": 100000``) is refused before any memory
+    is allocated, naming the first tensor that differs and the config field that explains it.
+    """
     name = str(meta["family"])
     if name not in families.names():
         dist = (meta.get("plugin") or {}).get("distribution") if isinstance(meta.get("plugin"), dict) else None
@@ -217,9 +252,71 @@ def model_from_config(meta: dict[str, Any], where: str = "config.json") -> Gener
                 f"settings this version does not know ({', '.join(unknown)}); upgrade: pip install -U genzoo"
             ) from None
         raise
+    if weights_header is not None:
+        check_config_fits_weights(fam, config, weights_header, weights_where)
     model = fam.build(config)
     model.meta = {k: v for k, v in meta.items() if k not in ("config",)}
     return model
+
+
+def _shape_mismatch(want: dict[str, tuple[int, ...]], have: dict[str, tuple[int, ...]]) -> str | None:
+    """The first tensor whose presence or shape differs between two {name: shape}, described; None if none."""
+    for k, shape in want.items():
+        if k not in have:
+            return f"tensor '{k}' is missing"
+        if have[k] != shape:
+            return f"'{k}' has shape {have[k]}, the model expects {shape}"
+    extra = [k for k in have if k not in want]
+    return f"unexpected tensor '{extra[0]}'" if extra else None
+
+
+def _meta_shapes(fam: Family, config: ModelConfig) -> dict[str, tuple[int, ...]] | None:
+    model = fam.build_meta(config)
+    return None if model is None else {k: tuple(v.shape) for k, v in model.state_dict().items()}
+
+
+def check_config_fits_weights(fam: Family, config: ModelConfig, header: dict[str, tuple[torch.dtype | None, tuple[int, ...]]],
+                              weights_where: str = WEIGHTS_NAME) -> None:
+    """Refuse a config whose model (built on the meta device: no memory) does not have exactly
+    the tensors and shapes of ``header``. A family whose build cannot run on the meta device is
+    not checked here (load_state_strict still compares every tensor after building)."""
+    want = _meta_shapes(fam, config)
+    if want is None:
+        return
+    have = {k: shape for k, (_, shape) in header.items()}
+    problem = _shape_mismatch(want, have)
+    if problem is None:
+        return
+    cause = _responsible_field(fam, config, want, have)
+    raise GenzooError(
+        f"{weights_where} does not match the config: {problem}{cause}; nothing was built. "
+        f"Use the {CONFIG_NAME} that was saved with these weights"
+    )
+
+
+def _responsible_field(fam: Family, config: ModelConfig, want: dict[str, tuple[int, ...]],
+                       have: dict[str, tuple[int, ...]]) -> str:
+    """'' or ' (g_width is 100000 in the config; the weights were made with g_width=64)': the one
+    whole-number config field whose change makes the model fit the weights exactly. Candidate
+    values come from the first mismatching tensor (the field scaled by the ratio of the two
+    sizes, or the size itself); each is tried on the meta device, which costs no memory."""
+    first = next((k for k in want if k in have and have[k] != want[k]), None)
+    if first is None or len(have[first]) != len(want[first]):
+        return ""
+    pairs = [(h, w) for h, w in zip(have[first], want[first]) if h != w]
+    for f in dataclasses.fields(config):
+        v = getattr(config, f.name)
+        if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
+            continue
+        tries = {h for h, _ in pairs} | {v * h // w for h, w in pairs if (v * h) % w == 0}
+        for cand in sorted(tries - {v, 0}):
+            try:
+                shapes = _meta_shapes(fam, dataclasses.replace(config, **{f.name: cand}))
+            except Exception:  # a value the family refuses: not the one
+                continue
+            if shapes is not None and _shape_mismatch(shapes, have) is None:
+                return f" ({f.name} is {v} in the config; the weights were made with {f.name}={cand})"
+    return ""
 
 
 def _newer(a: str, b: str) -> bool:
@@ -229,8 +326,10 @@ def _newer(a: str, b: str) -> bool:
     return key(a) > key(b)
 
 
-def load_state_strict(model: torch.nn.Module, state: dict[str, torch.Tensor], where: str = "weights") -> None:
-    """Load weights, refusing any missing, unexpected or mis-shaped tensor (naming the first)."""
+def load_state_strict(model: torch.nn.Module, state: dict[str, torch.Tensor], where: str = "weights",
+                      advice: str = "re-download or re-save it") -> None:
+    """Load weights, refusing any missing, unexpected or mis-shaped tensor, or one holding NaN
+    or infinite values (naming the first; ``advice`` says what to do about damaged values)."""
     expected = model.state_dict()
     for k, v in expected.items():
         if k not in state:
@@ -243,6 +342,15 @@ def load_state_strict(model: torch.nn.Module, state: dict[str, torch.Tensor], wh
     extra = [k for k in state if k not in expected]
     if extra:
         raise GenzooError(f"{where} does not match the config: unexpected tensor '{extra[0]}'")
+    # Damaged bytes inside the tensor data still load: they would give NaN samples without a word.
+    for k, v in state.items():
+        bad = count_nonfinite(v)
+        if bad:
+            others = sum(1 for t in state.values() if count_nonfinite(t)) - 1
+            more = f" (and {others} more tensor(s) have some)" if others else ""
+            raise GenzooError(
+                f"{where}: tensor '{k}' has {bad} non-finite value(s) (NaN or infinite){more}; the file is damaged: {advice}"
+            )
     model.load_state_dict(state, strict=True)
 
 

@@ -59,10 +59,11 @@ def write_text(path: str | Path, text: str) -> None:
 
 
 def write_json(path: str | Path, obj: Any) -> None:
-    write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n")
+    write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=json_default) + "\n")
 
 
-def _json_default(o: Any) -> Any:
+def json_default(o: Any) -> Any:
+    """json.dumps' ``default``: tuples and sets as lists, paths as text, tensors as lists."""
     if isinstance(o, (tuple, set)):
         return list(o)
     if isinstance(o, Path):
@@ -115,6 +116,53 @@ def load_tensors(path: str | Path, what: str = "weights file") -> dict[str, torc
         raise GenzooError(
             f"{what} '{p}' is corrupted or truncated ({first}); re-download or re-save it"
         ) from None
+
+
+#: safetensors dtype names -> torch dtypes (the ones torch can hold).
+_SAFETENSORS_DTYPES = {
+    "F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
+    "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8, "U8": torch.uint8,
+    "BOOL": torch.bool,
+}
+
+
+def read_header(path: str | Path, what: str = "weights file") -> dict[str, tuple[torch.dtype | None, tuple[int, ...]]]:
+    """The tensors a safetensors file holds, ``{name: (dtype, shape)}``, read from its header
+    alone (an 8-byte little-endian length, then that much JSON): no tensor data is read, so
+    this is instant even for a huge file. dtype is None for a type torch has no name for.
+    A header that is not one raises a GenzooError.
+    """
+    p = Path(path)
+    try:
+        size = p.stat().st_size
+        with open(p, "rb") as f:
+            n = int.from_bytes(f.read(8), "little")
+            if size < 8 or n > size - 8 or n > 100_000_000:
+                raise ValueError(f"header length {n} does not fit a {size}-byte file")
+            raw = json.loads(f.read(n))
+    except FileNotFoundError:
+        raise GenzooError(f"{what} '{p}' not found") from None
+    except (OSError, ValueError) as e:
+        raise GenzooError(f"{what} '{p}' is corrupted or truncated ({e}); re-download or re-save it") from None
+    out: dict[str, tuple[torch.dtype | None, tuple[int, ...]]] = {}
+    if not isinstance(raw, dict):
+        raise GenzooError(f"{what} '{p}' is corrupted (its header is not a table of tensors); re-download or re-save it")
+    for name, info in raw.items():
+        if name == "__metadata__":
+            continue
+        shape = info.get("shape") if isinstance(info, dict) else None
+        if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0
+                                                  for d in shape):
+            raise GenzooError(f"{what} '{p}' is corrupted (tensor {name!r} has no valid shape); re-download or re-save it")
+        out[name] = (_SAFETENSORS_DTYPES.get(str(info.get("dtype"))), tuple(shape))
+    return out
+
+
+def count_nonfinite(t: torch.Tensor) -> int:
+    """How many values of ``t`` are NaN or infinite (0 for integer and bool tensors)."""
+    if not (t.is_floating_point() or t.is_complex()) or t.numel() == 0:
+        return 0
+    return int((~torch.isfinite(t)).sum())
 
 
 # -- optimizer state without pickle ------------------------------------------------------

@@ -69,7 +69,16 @@ class Batches:
         return t, {"pos": self.pos, "epoch": self.epoch}
 
     def load_state(self, tensors: dict[str, Tensor], scalars: dict[str, Any]) -> None:
+        perm = tensors.get("data.perm")
+        if perm is not None and perm.numel() != self.n:
+            raise GenzooError(
+                f"the checkpoint's data order covers {perm.numel()} images but the data has {self.n}: the data "
+                "changed since the run was saved; resume with the same data, or start a new run with --out"
+            )
+        if perm is not None and not torch.equal(perm.sort().values, torch.arange(self.n)):
+            raise GenzooError("the checkpoint's data order (data.perm) is not an order of the data's images: the "
+                              "checkpoint is damaged; start a new run with --out")
         self.gen.set_state(tensors["data.gen"])
-        self.perm = tensors.get("data.perm")
+        self.perm = perm
         self.pos, self.epoch = int(scalars["pos"]), int(scalars["epoch"])
 

@@ -169,11 +169,9 @@ class Trainer:
             return cfg, run, 0, None
         run = run_to_resume(fam.name, base.update(overrides).data, out)
         self._lock_run(run)
-        found = ck.find_checkpoint(run)
-        if found is None:
-            raise GenzooError(f"no checkpoint to resume in '{run}'; train without --resume first")
-        state = ck.read_checkpoint(found)
-        return ck.resumed_config(fam, run, state[1], overrides), run, int(state[1]["step"]), state
+        # the newest checkpoint that validates completely (older ones if newer ones are damaged)
+        _, cfg, state = ck.restore_point(fam, run, overrides, quiet=not self.is_main)
+        return cfg, run, int(state[1]["step"]), state
 
     def _lock_run(self, run: Path) -> None:
         """Take the run directory's lock (rank 0 only: one lock per run, however many processes)
