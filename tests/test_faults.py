@@ -26,8 +26,8 @@ from tests.conftest import TINY_DCGAN, sets
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
-FINAL = 80  # the step every run ends at
-CONFIG = {**TINY_DCGAN, "steps": FINAL, "log_every": 4, "checkpoint_every": 20, "sample_every": 1000}
+FINAL = 48  # the step every run ends at
+CONFIG = {**TINY_DCGAN, "steps": FINAL, "log_every": 4, "checkpoint_every": 12, "sample_every": 1000}
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "GENZOO_PROGRESS": "0", "HF_HUB_OFFLINE": "1"}
 NAMES = {signal.SIGINT: "Ctrl-C (SIGINT)", signal.SIGTERM: "SIGTERM"}
 
@@ -155,8 +155,8 @@ def test_sigterm_twice_saves_once_whole_and_resumes_bit_identically(reference, t
 
 def test_sigkill_loses_only_the_steps_since_the_checkpoint_and_resumes_bit_identically(reference, tmp_path):
     run = tmp_path / "kill"
-    step = kill_after(run, after_step=24)
-    assert step >= 20 and step % CONFIG["checkpoint_every"] == 0
+    step = kill_after(run, after_step=16)
+    assert step >= 12 and step % CONFIG["checkpoint_every"] == 0
     resume(run)
     assert_identical(run, reference)
 
@@ -165,7 +165,7 @@ def test_sigkill_loses_only_the_steps_since_the_checkpoint_and_resumes_bit_ident
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL], ids=["int", "term", "kill"])
 def test_signals_at_random_moments_then_resume_end_bit_identical(reference, tmp_path, sig):
     rng = random.Random(sig)
-    for i in range(4):
+    for i in range(3):
         run = tmp_path / f"run{i}"
         when = rng.randrange(1, FINAL // 2)
         if sig == signal.SIGKILL:
