@@ -21,9 +21,13 @@ What each rank does (see docs/performance.md):
   :class:`GlooSyncBatchNorm` (below) on the CPU, where torch's has no kernels;
 * files: only rank 0 writes the run directory (checkpoints, samples, log, progress);
   checkpoints hold every rank's RNG state, so ``--resume`` continues each stream;
-* agreement: losses in the log are averaged over ranks; a non-finite loss on any rank stops
-  all ranks; a time budget or SIGTERM is agreed at log boundaries (every ``log_every``
-  steps), so ranks always stop at the same step.
+* agreement: losses in the log are averaged over ranks; a diverged loss on any rank stops
+  all ranks; a time budget, SIGINT or SIGTERM is agreed at log boundaries (every
+  ``log_every`` steps), so ranks always stop at the same step and rank 0 saves that step;
+* signals (``--nproc``): torchrun runs in its own session, so Ctrl-C reaches only the
+  launcher, which passes the first SIGINT or SIGTERM on to every rank itself (torchrun would
+  answer it with a traceback of its own and kill the ranks after 30 s); the ranks stop at
+  the agreed step, rank 0 saves, they exit 0 and the launcher exits 130 / 143.
 """
 
 from __future__ import annotations
@@ -32,10 +36,13 @@ import contextlib
 import copy
 import gc
 import os
+import signal
 import subprocess
+import threading
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -139,11 +146,46 @@ def strip_nproc(args: list[str]) -> list[str]:
     return out
 
 
+#: What a run stopped cleanly by SIGINT / SIGTERM exits with (128 + the signal's number, as a shell reports it).
+STOPPED_CODES = (128 + signal.SIGINT, 128 + signal.SIGTERM)
+_FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+#: Set by :func:`launch` for its ranks: a rank stopped by a signal exits 0 (torchrun would report
+#: anything else as a failure of its own) and the launcher exits with the signal's code.
+LAUNCHED_ENV = "GENZOO_NPROC_LAUNCHER"
+
+
+def stopped_exit_code(code: int) -> int:
+    """The exit code of a rank (or a single process) that a signal stopped with ``code``."""
+    return 0 if os.environ.get(LAUNCHED_ENV) == "1" else code
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` and that run genzoo (Linux /proc; [] elsewhere)."""
+    found = []
+    for d in Path("/proc").glob("[0-9]*"):
+        try:
+            stat = (d / "stat").read_text()
+            ppid = int(stat[stat.rindex(")") + 2 :].split()[1])  # fields after "(comm)": state, ppid
+            if ppid == pid and b"genzoo" in (d / "cmdline").read_bytes():
+                found.append(int(d.name))
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile, or not readable
+    return found
+
+
 def launch(nproc: int, args: list[str]) -> int:
     """Run ``python -m genzoo ARGS`` in ``nproc`` processes on this machine via torchrun.
 
     Uses torchrun's ``--standalone`` rendezvous (a free port on localhost). Returns the exit
-    code of the launcher (non-zero if any rank failed; torchrun then stops the others).
+    code of the launcher (non-zero if any rank failed; torchrun then stops the others), or
+    128 + the signal's number when SIGINT or SIGTERM stopped the run (the ranks saved).
+
+    torchrun runs in a session of its own, so a Ctrl-C at the terminal reaches the launcher
+    alone. It passes the first SIGINT or SIGTERM to the ranks (torchrun's children) directly:
+    torchrun, signalled, prints a traceback and kills the ranks 30 s later, save or not. The
+    ranks stop at one agreed step, rank 0 saves, they exit 0 (``LAUNCHED_ENV``), torchrun
+    ends quietly. Later signals are ignored while they finish. SIGHUP (the terminal went away),
+    or a signal before the ranks started, goes to torchrun, which ends them as it does.
     """
     if nproc < 1:
         raise GenzooError(f"--nproc must be at least 1, got {nproc}")
@@ -153,7 +195,32 @@ def launch(nproc: int, args: list[str]) -> int:
            "-m", "genzoo", *strip_nproc(args)]
     env = dict(os.environ)
     env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
-    return subprocess.call(cmd, env=env)
+    env[LAUNCHED_ENV] = "1"
+    main_thread = threading.current_thread() is threading.main_thread()  # only it can take signals
+    proc = subprocess.Popen(cmd, env=env, start_new_session=main_thread)
+    received: list[int] = []
+
+    def forward(signum: int, frame: Any) -> None:
+        if received:
+            return
+        received.append(signum)
+        ranks = _children(proc.pid) if signum != signal.SIGHUP else []
+        for pid in ranks or [proc.pid]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signum)
+
+    old = {sig: signal.signal(sig, forward) for sig in _FORWARDED} if main_thread else {}
+    try:
+        code = proc.wait()
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+        if proc.poll() is None:  # the launcher itself failed: leave no ranks behind
+            proc.kill()
+            proc.wait()
+    if received and received[0] != signal.SIGHUP and code == 0:
+        return 128 + received[0]  # the ranks stopped cleanly and saved
+    return code
 
 
 # ------------------------------------------------------------------------------------------

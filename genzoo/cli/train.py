@@ -50,7 +50,7 @@ def train(family: str, data: str | None, data_dir: str | None, steps: int | None
           config_file: str | None, resume: bool, device: str, seed: int | None, precision: str,
           compile_: bool, channels_last: bool, progress: bool | None, task: str | None = None,
           direction: str | None = None, eval_every: int | None = None, eval_metrics: str = "fid",
-          eval_n: int = 1000, nproc: int | None = None, sync_bn: bool = False) -> None:
+          eval_n: int = 1000, nproc: int | None = None, sync_bn: bool = False) -> int | None:
     """Train FAMILY (e.g. dcgan) and write a run directory: config.json, model.safetensors,
     README.md, samples.png, log.jsonl and resumable checkpoints.
 
@@ -74,6 +74,8 @@ def train(family: str, data: str | None, data_dir: str | None, steps: int | None
     fam.default_config().update(overrides, source="--set" if sets else "config")  # bad keys and types fail now, before any data is loaded
     if nproc is not None and nproc != 1:  # start the processes; each runs this command without --nproc
         code = distributed.launch(nproc, invoked_args())
+        if code in distributed.STOPPED_CODES:  # stopped by SIGINT/SIGTERM: rank 0 said where it saved
+            return code
         if code:
             raise GenzooError(f"multi-process training failed (exit code {code}); the failing rank's message is above")
         return None
@@ -90,7 +92,7 @@ def train(family: str, data: str | None, data_dir: str | None, steps: int | None
     )
     # On an error, leave the process group alone: destroying it while peers wait in a collective
     # aborts this process before the error is printed; torchrun stops the other ranks.
-    trainer.fit()  # ends by releasing its DDP wrappers
+    result = trainer.fit()  # ends by releasing its DDP wrappers
     distributed.barrier()  # every rank must be done with its collectives before the group goes
     distributed.shutdown()
-    return None
+    return distributed.stopped_exit_code(result.exit_code) or None  # 130 / 143: Ctrl-C / SIGTERM stopped it (saved)

@@ -6,7 +6,7 @@ batches            Batches: shuffled in-memory batches, resumable, split over ra
 ema                EMA of the sampling network's weights
 optim              make_optimizer, phase_optimizer
 step               update_phase: one optimizer update of one phase (shared with bench)
-loop               LoopState, the divergence guard, stop on SIGTERM
+loop               LoopState, the divergence guard, stop on SIGINT/SIGTERM
 rundir             default_run_dir, latest_run_dir: where runs go, which one resumes
 checkpoint         find / read / write / prune checkpoints; RESUMABLE config fields
 preview            sample grids during training

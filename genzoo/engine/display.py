@@ -1,5 +1,5 @@
 """What a run shows on the terminal: a banner, a progress bar (or, with no terminal, a plain
-line now and then), and a closing line. Other processes than rank 0 stay silent."""
+line every log interval), and a closing line. Other processes than rank 0 stay silent."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 from rich.progress import TaskID, TextColumn
 
-from genzoo.console import console, make_progress
+from genzoo.console import console, esc, make_progress
 
 
 class RunDisplay:
@@ -40,15 +40,20 @@ class RunDisplay:
         if self.live and self.task is not None:
             self.progress.update(self.task, completed=step)
 
-    def logged(self, step: int, total: int | None, log_every: int, logs: dict[str, float], throughput: float) -> None:
-        """At a log line: losses and speed on the bar, or a plain line about ten times a run
-        (every ten log lines when no end is known)."""
+    def logged(self, step: int, total: int | None, logs: dict[str, float], throughput: float, elapsed: float) -> None:
+        """At a log line: losses and speed on the bar; with no terminal (a file, a CI log), one
+        plain line per log interval instead, so a long or open-ended run shows it is alive."""
         if not self.is_main:
             return
-        stats = " ".join(f"{k.removeprefix('loss_')}={v:.3f}" for k, v in logs.items() if k.startswith("loss_"))
+        stats = " ".join(f"{k.removeprefix('loss_')}={v:.4g}" for k, v in logs.items() if k.startswith("loss_"))
         if self.task is not None:
-            self.progress.update(self.task, completed=step, stats=f"{stats} {throughput:.0f} img/s")
-        every = 10 * log_every if total is None else max(log_every, total // 10)
-        if self.plain and (step % every < log_every or step == total):
-            of = "" if total is None else f"/{total}"
-            console.print(f"step {step}{of} {stats} {throughput:.0f} img/s")
+            self.progress.update(self.task, completed=step, stats=f"{esc(stats)} {throughput:.0f} img/s")
+        if self.plain:
+            of = f"/{total} ({100 * step / total:.0f}%)" if total else ""
+            console.print(f"step {step}{of} {esc(stats)} {throughput:.0f} img/s elapsed {clock(elapsed)}")
+
+
+def clock(seconds: float) -> str:
+    """``seconds`` as H:MM:SS."""
+    s = int(seconds)
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"

@@ -3,8 +3,9 @@
 Per step, for each phase of the recipe (e.g. discriminator then generator): one update
 (:func:`~genzoo.engine.step.update_phase`). Around that: seeding, EMA of the sampling
 network, losses read every ``log_every`` steps, a JSONL log, periodic sample grids, atomic
-checkpoints, resume, epochs, a wall-clock budget, and a guard that stops on non-finite
-losses or weights before they reach a checkpoint.
+checkpoints, resume, epochs, a wall-clock budget, a clean stop at a step boundary on SIGINT or
+SIGTERM, and a guard that stops diverged training (non-finite or exploding losses or weights)
+before it reaches a checkpoint.
 
 Run directory (the Hugging Face Hub repo layout plus training state)::
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
+import shlex
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -42,7 +44,18 @@ from genzoo.engine.context import TrainingContext
 from genzoo.engine.devices import parse_duration, resolve_device, seed_everything
 from genzoo.engine.display import RunDisplay
 from genzoo.engine.ema import EMA, averaged
-from genzoo.engine.loop import FOLD_AFTER, LoopState, divergence_message, stop_on_sigterm, tensors_finite
+from genzoo.engine.loop import (
+    BLOWUP,
+    FOLD_AFTER,
+    STOP_SIGNALS,
+    LoopState,
+    divergence_message,
+    first_blown,
+    magnitudes,
+    nonfinite_what,
+    stop_on_signals,
+    tensors_finite,
+)
 from genzoo.engine.optim import phase_optimizer
 from genzoo.engine.preview import preview_images, write_preview
 from genzoo.engine.rundir import default_run_dir, run_to_resume
@@ -65,6 +78,8 @@ class TrainResult:
     images_per_second: float
     stopped_early: bool = False
     last_logs: dict[str, float] = field(default_factory=dict)
+    stopped_by: str = ""  # the signal that stopped the run ("SIGTERM", "Ctrl-C (SIGINT)"), or ""
+    exit_code: int = 0  # what `genzoo train` exits with: 128 + the signal's number when one stopped it
 
 
 def check_length(steps: int | None, epochs: float | None) -> None:
@@ -141,6 +156,7 @@ class Trainer:
             self.train_model: nn.Module = self.model  # what loss functions see: DDP wrappers in a multi-process run
             self.dist: distributed.DistributedTraining | None = None  # made by fit() when world_size > 1
             self._t0: float | None = None  # when fit() started (perf_counter)
+            self._weight_ref = torch.zeros(0)  # each parameter's largest |value| when fit() started
             self.context = TrainingContext(
                 run_dir=self.out, config=self.config, data=self.data, data_dir=data_dir, model=self.model, ema=self.ema,
                 device=self.device, is_main=self.is_main, clock=self.wall_time, step=self.start_step,
@@ -352,16 +368,17 @@ class Trainer:
     # -- the loop ----------------------------------------------------------------------------
     def fit(self) -> TrainResult:
         """Run the recipe until ``steps`` or ``max_time``; returns where everything went."""
+        # SIGINT/SIGTERM only set a flag from here on: the loop stops at the next step boundary
+        # and the final save is never cut short (a KeyboardInterrupt mid-step used to save half
+        # a step). Without our handlers (not the main thread) a KeyboardInterrupt saves nothing.
         try:
-            self._start()
-            try:
-                with stop_on_sigterm(self.loop), self.display.running(self.loop.step, self.config.steps):
+            with stop_on_signals(self.loop):
+                self._start()
+                with self.display.running(self.loop.step, self.config.steps):
                     while self._keep_going():
                         self._train_step()
                         self._after_step()
-            except KeyboardInterrupt:
-                self.loop.interrupted = self.loop.stopped = True
-            return self._finish()
+                return self._finish()
         finally:  # however the run ends, the directory is free for the next one
             self._unlock()
 
@@ -389,19 +406,29 @@ class Trainer:
         if self.resume:  # say where the run picks up, so a user can tell a resume from a fresh start
             of = f" of {c.steps}" if c.steps is not None else ""
             self.display.say(f"resuming from step {self.start_step}{of} ({self.images_seen} images seen)")
+        self._weight_ref = magnitudes(self.model.parameters())  # known good: initial or checkpointed weights
         self._t0 = self.loop.t_log = time.perf_counter()
         self.model.train()
 
     def _keep_going(self) -> bool:
-        """False once ``steps`` are done, or (all ranks agreeing) the budget or SIGTERM says stop."""
+        """False once ``steps`` are done, or (all ranks agreeing) the budget or a stop signal
+        says stop; the loop only asks between steps, so a run always stops at a step boundary."""
         s, c = self.loop, self.config
         if c.steps is not None and s.step >= c.steps:
             return False
-        want_stop = s.stop_requested or (self.max_time is not None and time.perf_counter() - self._t0 >= self.max_time)  # type: ignore[operator]
+        sig = s.stop_signal
+        budget = self.max_time is not None and time.perf_counter() - self._t0 >= self.max_time  # type: ignore[operator]
         if self.dist is not None:  # ranks agree, at log boundaries only, so all stop at one step
-            want_stop = s.step % c.log_every == 0 and self.dist.any(want_stop)
-        s.stopped = s.stopped or want_stop
-        return not want_stop
+            if s.step % c.log_every:
+                return True
+            agreed = self.dist.max_int(2 * sig + int(budget))  # any rank's signal (the larger number) or budget
+            sig, budget = agreed // 2, bool(agreed % 2)
+        if not (sig or budget):
+            return True
+        s.stopped, s.stopped_by = True, sig
+        if sig:
+            self.display.say(f"{STOP_SIGNALS[sig][0]} received: stopped at step {s.step}; saving a checkpoint")
+        return False
 
     def _train_step(self) -> None:
         s = self.loop
@@ -472,7 +499,7 @@ class Trainer:
         self.context.step = s.step
         self.context.log({"step": s.step, "epoch": self.batches.epoch, "time": round(self.wall_time(), 3),
                           "images_per_s": round(s.throughput, 1), **{k: round(v, 6) for k, v in s.last_logs.items()}})
-        self.display.logged(s.step, c.steps, c.log_every, s.last_logs, s.throughput)
+        self.display.logged(s.step, c.steps, s.last_logs, s.throughput, self.wall_time())
         for cb in self.callbacks:
             cb(self.context, s.last_logs)
 
@@ -488,17 +515,47 @@ class Trainer:
         return self.dist.max_int(bad) if self.dist is not None else bad  # any rank's bad step stops every rank
 
     def _check_finite(self) -> None:
-        """Raise if a loss since the last check, or (when those were finite) a weight, an EMA
-        weight or an optimizer state, is NaN or infinite: such weights never reach a checkpoint."""
+        """Raise if training diverged since the last check: a loss NaN, infinite or more than
+        BLOWUP times the largest loss of the steps checked before, or (the losses being fine) a
+        weight, an EMA weight or an optimizer state NaN or infinite, or a weight tensor more
+        than BLOWUP times as large as when fit() started. Such state never reaches a checkpoint
+        (the check runs before every save), so the last good checkpoint is never replaced or
+        pruned. Every rank takes the same decision (losses: agreed; weights: identical)."""
         s = self.loop
+        peak = s.loss_peak
         bad = self._first_bad_step()
-        if bad >= 0 or not tensors_finite(self._checkpointed_tensors()):
+        what = ""
+        if bad >= 0:
+            what = nonfinite_what(bad, s.checked_step + 1, s.step) if not s.bad_loss else (
+                f"a loss exploded at step {bad} (|loss| {s.bad_loss:.3g}, more than {BLOWUP:.0e} times the "
+                f"largest {peak:.3g} of the steps before); stopped at step {s.step}")
+        elif not tensors_finite(self._checkpointed_tensors()):
+            what = nonfinite_what(-1, s.checked_step + 1, s.step)
+        else:
+            now = magnitudes(self.model.parameters())
+            j = first_blown(now, self._weight_ref)
+            if j >= 0:
+                name = [n for n, p in self.model.named_parameters() if p.numel() > 0][j]
+                span = f"at step {s.step}" if s.checked_step + 1 >= s.step else \
+                    f"between step {s.checked_step + 1} and step {s.step}"
+                what = (f"the weights exploded {span}: the largest |value| in {name} grew from "
+                        f"{float(self._weight_ref[j]):.3g} to {float(now[j]):.3g} (more than {BLOWUP:.0e} times)")
+        if what:
             found = ck.find_checkpoint(self.out)
-            where = f"the last good checkpoint ({found.name}) is kept in {found.parent}" if found else \
-                "no checkpoint had been written yet"
-            raise GenzooError(divergence_message(bad, s.checked_step + 1, s.step, where))
+            where = (f"the last good checkpoint ({found.name}) is kept in {found.parent}; resuming it would "
+                     f"diverge the same way (--resume keeps the config)") if found else "no checkpoint had been written yet"
+            raise GenzooError(divergence_message(what, where, self._divergence_advice()))
         s.checked_step = s.step
         s.loss_hist = []
+
+    def _divergence_advice(self) -> str:
+        """What a user can do about a diverged run: a new run with a smaller learning rate (every
+        ``lr``/``lr_*`` field of the config that is set, divided by 10)."""
+        values = self.config.to_dict()
+        lrs = " ".join(f"--set {k}={v / 10:g}" for k, v in values.items()
+                       if (k == "lr" or k.startswith("lr_")) and isinstance(v, float) and v > 0)
+        return (f"start a new run with a smaller learning rate (and your other options): genzoo train "
+                f"{self.family.name} --data {shlex.quote(str(values.get('data')))} {lrs} --out NEW_RUN_DIR")
 
     def _checkpointed_tensors(self) -> Iterator[Tensor]:
         yield from self.model.state_dict().values()
@@ -508,24 +565,37 @@ class Trainer:
             yield from (v for st in opt.state.values() for v in st.values() if isinstance(v, Tensor))
 
     def _finish(self) -> TrainResult:
-        """After the last step: final checks, after_training hooks, the final checkpoint and files."""
+        """After the last step: final checks, the final checkpoint, after_training hooks and the
+        files. The checkpoint comes first, so that it holds exactly what a scheduled one at this
+        step would (hooks may draw random numbers), and a resumed run continues bit-identically."""
         s = self.loop
         self._check_finite()
-        if self.config.steps is None:  # record the steps the budget allowed
+        open_ended = self.config.steps is None
+        if open_ended:  # record the steps the budget allowed
             self._set_config(dataclasses.replace(self.config, steps=s.step))
         rank_rng = self.dist.gather_rng() if self.dist is not None else {}
         if self.is_main:
+            self.save_checkpoint(s.step, rank_rng)
             self.context.step = s.step
             for hook in self.recipe.after_training:
                 hook(self.context)
-            self.save_checkpoint(s.step, rank_rng)
             self.save_model(s.step)
         self._stop_distributed()
         wall = self.wall_time()
-        why = " (interrupted)" if s.interrupted else (" (time budget reached)" if s.stopped else "")
+        name, code = STOP_SIGNALS.get(s.stopped_by, ("", 0))
+        why = f" (stopped by {name})" if name else (" (time budget reached)" if s.stopped else "")
         self.display.say(f"[green]done[/]{why}: {s.step} steps in {wall:.1f}s -> [bold]{esc(self.out)}[/] "
                          f"(samples: {esc(self.out / 'samples.png')})")
-        return TrainResult(self.out, s.step, wall, self.images_seen / max(wall, 1e-9), s.stopped, s.last_logs)
+        if s.stopped:
+            self.display.say(f"continue with: {esc(self._resume_command(open_ended))}")
+        return TrainResult(self.out, s.step, wall, self.images_seen / max(wall, 1e-9), s.stopped, s.last_logs,
+                           stopped_by=name, exit_code=code)
+
+    def _resume_command(self, open_ended: bool) -> str:
+        """The command that continues this run from its final checkpoint."""
+        nproc = f" --nproc {self.world_size}" if self.world_size > 1 else ""
+        more = f" --steps N (N > {self.loop.step})" if open_ended else ""
+        return f"genzoo train {self.family.name} --out {shlex.quote(str(self.out))} --resume{nproc}{more}"
 
 
 def train(family: str | Family, *, out: str | Path | None = None, steps: int | None = None, **kwargs: Any) -> TrainResult:
