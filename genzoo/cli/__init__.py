@@ -44,6 +44,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "inpaint": ("genzoo.cli.inpaint:inpaint", "Fill a masked region of an image with a model that can inpaint."),
     "bench": ("genzoo.cli.bench:bench", "Measure training/sampling speed, memory and engine overhead per family."),
     "push": ("genzoo.cli.push:push", "Upload a run's model and its model card to the Hugging Face Hub."),
+    "zoo": ("genzoo.cli.zoo:zoo", "Reference recipes: list them with results, run one, push it, make docs/zoo.md."),
 }
 
 COMMAND_GROUP = "genzoo.commands"
