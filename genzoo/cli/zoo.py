@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from genzoo.console import console, esc
+from genzoo.console import console, esc, stdout_console
 from genzoo.errors import GenzooError
 
 
@@ -47,8 +47,7 @@ def list_cmd(pattern: str | None, results: str | None) -> None:
     for e in entries:
         row = describe(e, stored.get(e.name))
         table.add_row(*(esc(row[c]) for c in ("recipe", "budget", "hardware", "last result", "purpose")))
-    out = console.__class__(highlight=False, width=None if console.__class__().is_terminal else 160)
-    out.print(table)
+    stdout_console().print(table)
 
 
 @zoo.command("run")
@@ -84,11 +83,12 @@ def run_cmd(name: str, budget: str | None, out: str | None, eval_n: int | None, 
     line = ", ".join(f"{k} {m[k]:.4g}" for k in ("fid", "kid", "precision", "recall", "coverage") if m.get(k) is not None)
     if own:
         line += f"; {own['name']} {own['value']:.4g}"
-    console.print(f"[bold]{esc(res['recipe'])}[/]: {esc(line)}")
-    console.print(f"{res['steps']} steps, {res['images_seen']} images, {res['wall_time_s']:.0f} s training on "
+    out_ = stdout_console()  # the results are the command's output
+    out_.print(f"[bold]{esc(res['recipe'])}[/]: {esc(line)}")
+    out_.print(f"{res['steps']} steps, {res['images_seen']} images, {res['wall_time_s']:.0f} s training on "
                   f"{esc(res['hardware'])}")
     run_dir = Path(out) if out else default_run_dir(get_recipe(name))
-    console.print(f"wrote {esc(run_dir / 'zoo-result.json')} and the model card {esc(run_dir / 'README.md')}")
+    out_.print(f"wrote {esc(run_dir / 'zoo-result.json')} and the model card {esc(run_dir / 'README.md')}")
     if record:
         dest = result_path(results or default_results_dir(), res["recipe"])
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -128,9 +128,9 @@ def table_cmd(results: str | None, out: str | None, check: bool) -> None:
         have = target.read_text() if target.is_file() else ""
         if have != want:
             raise GenzooError(f"{target} is out of date with {rdir}; run `genzoo zoo table` to regenerate it")
-        console.print(f"{esc(target)} is up to date")
+        stdout_console().print(f"{esc(target)} is up to date")
         return
     text = write_table(target, results_dir=rdir)
     rows = sum(1 for line in text.splitlines() if line.startswith("| `"))
     measured = len(load_results(rdir))
-    console.print(f"wrote {esc(target)}: {rows} recipes, {measured} measured")
+    stdout_console().print(f"wrote {esc(target)}: {rows} recipes, {measured} measured")
