@@ -237,7 +237,9 @@ def run_recipe(
     trained = train(entry.family, out=run_dir, steps=steps, max_time=max_time, device=device, precision=r.precision,
                     progress=progress, data_dir=data_dir, data=r.data, **dict(r.overrides))
     train_wall = time.perf_counter() - t0
-    return finish_run(entry, trained.run_dir, budget=budget, eval_n=eval_n, device=eval_device or "cpu",
+    # a GPU recipe samples its (many) evaluation images on the GPU it trained on
+    eval_on = eval_device or ("cuda" if r.hardware == "gpu" else "cpu")
+    return finish_run(entry, trained.run_dir, budget=budget, eval_n=eval_n, device=eval_on,
                       data_dir=data_dir, train_wall_s=train_wall)
 
 
@@ -289,7 +291,7 @@ def finish_run(entry: Entry, run_dir: str | Path, *, budget: str | None = None, 
 
 def _metric_results(real: Tensor, fake: Tensor, seed: int = 0) -> dict[str, float]:
     """FID, KID (mean and std), precision, recall, density, coverage from features (N, D)."""
-    from genzoo.metrics.stats import (  # here: scipy-free but only evaluation needs them
+    from genzoo.metrics.stats import (  # here: only evaluation needs them (genzoo.metrics loads scipy)
         frechet_distance, gaussian_stats, kernel_inception_distance, precision_recall_density_coverage,
     )
 

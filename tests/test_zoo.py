@@ -183,7 +183,7 @@ def test_own_metric_of_a_conditional_model_is_label_accuracy(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("name, own_key", [
     ("flow/digits-10min-cpu", "bits_per_dim"), ("ae/digits-10min-cpu", None), ("wgan-gp/digits-10min-cpu", None),
-    ("cvae/digits-10min-cpu", "bits_per_dim"), ("diffusion/digits-30min-cpu", None),
+    ("cvae/digits-10min-cpu", "bits_per_dim"), ("diffusion/digits-30min-cpu", "label_accuracy"),
     ("pix2pix/digits-superres-10min-cpu", "psnr"), ("cyclegan/digits-3-8-10min-cpu", None),
 ])
 def test_every_family_runs_its_digits_recipe(tmp_path, name, own_key):

@@ -57,13 +57,13 @@ def list_cmd(pattern: str | None, results: str | None) -> None:
 @click.option("--out", type=click.Path(file_okay=False), help="Run directory (default: runs/zoo/<family>-<recipe>).")
 @click.option("--eval-n", type=int, help="Generated images to evaluate (default: the recipe's).")
 @click.option("--device", default="auto", show_default=True, help="Training device: auto | cpu | cuda[:N].")
-@click.option("--eval-device", default="cpu", show_default=True, help="Device for sampling and features in the evaluation.")
+@click.option("--eval-device", help="Device for sampling and features in the evaluation (default: cpu; cuda for a GPU recipe).")
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Where to look for dataset files first.")
 @click.option("--record", is_flag=True, help="Also store the result in the results folder (docs/zoo/results); "
               "refused for a shortened --budget.")
 @click.option("--results", type=click.Path(file_okay=False), help=_RESULTS_HELP)
 @click.option("--progress/--no-progress", default=None, help="Show a progress bar (default: on a terminal).")
-def run_cmd(name: str, budget: str | None, out: str | None, eval_n: int | None, device: str, eval_device: str,
+def run_cmd(name: str, budget: str | None, out: str | None, eval_n: int | None, device: str, eval_device: str | None,
             data_dir: str | None, record: bool, results: str | None, progress: bool | None) -> None:
     """Train the recipe NAME (e.g. dcgan/fashion-mnist-10min-cpu), evaluate it (FID, KID,
     precision, recall, coverage, and the family's own metric) and write RUN/zoo-result.json
