@@ -29,6 +29,7 @@ from genzoo.interfaces import to_unit
 from genzoo.io import (  # noqa: F401  (the file names are re-exported for older imports)
     CARD_NAME, CONFIG_NAME, PICKLE_SUFFIXES, SAMPLES_NAME, WEIGHTS_NAME, save_tensors, write_json,
 )
+from genzoo.recipes import ReferenceRecipe
 from genzoo.registry import families, samplers
 
 if TYPE_CHECKING:  # the engine imports this module; the hook types only name its context
@@ -420,6 +421,9 @@ class Family:
     supports_labels: bool = False
     #: Dataset keys (beyond images/labels) the family needs, e.g. ("inputs",) for pix2pix.
     needs: ClassVar[tuple[str, ...]] = ()
+    #: How the family is meant to be trained for the zoo's results (`genzoo zoo`, docs/zoo.md):
+    #: full names are "<family>/<recipe name>". See genzoo.recipes.standard_recipes.
+    reference_recipes: tuple[ReferenceRecipe, ...] = ()
 
     def default_config(self, **overrides: Any) -> ModelConfig:
         return self.config_class().update(overrides, source="override") if overrides else self.config_class()
@@ -484,6 +488,22 @@ class Family:
             changes["conditional"] = False
             changes["num_classes"] = 0
         return dataclasses.replace(config, **changes)
+
+    def heldout_translations(self, data: Any, config: ModelConfig) -> tuple[Tensor, Tensor, bool] | None:
+        """For an image-to-image family: what its translations are judged by on held-out data.
+
+        ``data`` is a held-out split already passed through :meth:`prepare_data`. Returns
+        (inputs (N, C_in, S, S), reference images of the output domain (M, C, S, S), paired),
+        both in [-1, 1] as the data holds them; ``paired`` means reference i is the target of
+        input i. The default reads paired data (``extra["inputs"]``, as pix2pix trains on);
+        None: nothing to judge translations by.
+        """
+        from genzoo.data.tasks import INPUTS  # here: only image-to-image evaluation needs the paired-task module
+
+        extra = getattr(data, "extra", {}) or {}
+        if INPUTS in extra:
+            return extra[INPUTS], data.images, True
+        return None
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "description": self.description, "config": self.default_config().to_dict()}

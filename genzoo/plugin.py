@@ -63,6 +63,7 @@ from genzoo.registry import (
     register_sampler,
     samplers,
 )
+from genzoo.recipes import ReferenceRecipe, standard_recipes
 from genzoo.regularizers import clip_weights, gradient_penalty, penalty_at
 from genzoo.samplers import LatentGMM, Sampler
 
@@ -79,6 +80,8 @@ __all__ = [
     "Inpaints", "Restores", "LinearOperator", "ScoresAnomalies", "HasLikelihood", "ShowsTrajectory", "HasLatentMixture", "Likelihood",
     "MissingCapabilityError", "require", "has_capability", "capabilities_of", "families_with",
     "TrainingContext",
+    # reference recipes of the zoo (genzoo.recipes)
+    "ReferenceRecipe", "standard_recipes",
     # evaluation's feature extractors (genzoo.metrics), loaded on first use
     "get_extractor", "FeatureExtractor",
 ]

@@ -47,6 +47,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "restore": ("genzoo.cli.restore:restore", "Undo a degradation (super-resolution, deblur, colorize ...) with a model's prior."),
     "bench": ("genzoo.cli.bench:bench", "Measure training/sampling speed, memory and engine overhead per family."),
     "push": ("genzoo.cli.push:push", "Upload a run's model and its model card to the Hugging Face Hub."),
+    "zoo": ("genzoo.cli.zoo:zoo", "Reference recipes: list them with results, run one, push it, make docs/zoo.md."),
 }
 
 COMMAND_GROUP = "genzoo.commands"

@@ -43,7 +43,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from genzoo.plugin import Family, GenzooError, Recipe, adversarial_recipe
+from genzoo.plugin import Family, GenzooError, Recipe, ReferenceRecipe, adversarial_recipe, standard_recipes
 
 from genzoo_adversarial.nets import AdversarialNetsConfig, AdversarialNetsModel
 
@@ -55,14 +55,17 @@ class AdversarialFamily(Family):
         description: the one-line description ``genzoo list families`` shows.
         card_template: the variant's model-card template ("package:resource.md").
         supports_labels: whether the variant is class-conditional by default.
+        reference_recipes: how the variant is trained for the zoo's results (`genzoo zoo list`).
         preset: the variant's defaults, as AdversarialNetsConfig field values.
     """
 
     config_class = AdversarialNetsConfig
     model_class = AdversarialNetsModel
 
-    def __init__(self, description: str, *, card_template: str, supports_labels: bool = False, **preset: Any):
+    def __init__(self, description: str, *, card_template: str, supports_labels: bool = False,
+                 reference_recipes: tuple[ReferenceRecipe, ...] = (), **preset: Any):
         self.description = description
+        self.reference_recipes = reference_recipes
         self.card_template = card_template
         self.supports_labels = supports_labels
         unknown = sorted(set(preset) - set(AdversarialNetsConfig.field_names()))
@@ -81,6 +84,7 @@ class AdversarialFamily(Family):
 gan = AdversarialFamily(
     "Original GAN (Goodfellow et al. 2014): MLP generator and discriminator, minimax or non-saturating loss",
     card_template="genzoo.card_templates:gan.md",
+    reference_recipes=standard_recipes(),
     latent_dim=64,
     arch="mlp",
     g_width=256,  # G: 64 -> 256 -> 512 -> pixels
@@ -100,6 +104,7 @@ gan = AdversarialFamily(
 wgan = AdversarialFamily(
     "Wasserstein GAN with weight clipping (Arjovsky et al. 2017): RMSprop 5e-5, clip 0.01, n_critic 5",
     card_template="genzoo.card_templates:wgan.md",
+    reference_recipes=standard_recipes(),
     latent_dim=64,
     arch="conv",
     g_width=32,
@@ -119,6 +124,7 @@ wgan = AdversarialFamily(
 wgan_gp = AdversarialFamily(
     "Wasserstein GAN with gradient penalty (Gulrajani et al. 2017): lambda 10, Adam 1e-4 (0, 0.9), n_critic 5",
     card_template="genzoo.card_templates:wgan-gp.md",
+    reference_recipes=standard_recipes(),
     latent_dim=64,
     arch="conv",
     g_width=32,
@@ -139,6 +145,8 @@ wgan_gp = AdversarialFamily(
 cgan = AdversarialFamily(
     "Conditional GAN (Mirza and Osindero 2014): label embedding concatenation or a projection discriminator",
     card_template="genzoo.card_templates:cgan.md",
+    # class-conditional: the GPU recipe needs labelled data (CIFAR-10's class folders), not CelebA
+    reference_recipes=standard_recipes(gpu=("cifar10",)),
     supports_labels=True,
     conditional=True,
     latent_dim=64,

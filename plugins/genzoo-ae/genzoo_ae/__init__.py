@@ -41,6 +41,7 @@ from genzoo.plugin import (
     Phase,
     Recipe,
     StepContext,
+    standard_recipes,
     TrainingContext,
     bounded,
     comparison_rows,
@@ -354,6 +355,7 @@ class AEFamily(Family):
     description = "Plain autoencoder: conv encoder/decoder, L2 or L1 reconstruction, sampled from a fitted latent mixture"
     config_class = AEConfig
     model_class = AEModel
+    reference_recipes = standard_recipes()
 
     def recipe(self, model: AEModel, config: AEConfig) -> Recipe:  # type: ignore[override]
         return ae_recipe(model, config)

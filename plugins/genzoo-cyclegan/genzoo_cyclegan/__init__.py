@@ -44,6 +44,7 @@ from genzoo.plugin import (
     ModelConfig,
     Phase,
     Recipe,
+    ReferenceRecipe,
     Samples,
     StepContext,
     bounded,
@@ -452,6 +453,13 @@ class CycleGANFamily(Family):
     model_class = CycleGANModel
     pipeline_tag = "image-to-image"
     needs = (DOMAIN,)
+    reference_recipes = (
+        ReferenceRecipe("fashion-mnist-shoes-boots-10min-cpu", "fashion-mnist",
+                        "sneakers <-> ankle boots (unpaired) in 10 CPU-minutes",
+                        max_time="10m", overrides={"task": "classes:7,9"}, eval_n=1000),
+        ReferenceRecipe("digits-3-8-10min-cpu", "digits", "digits 3 <-> 8 (unpaired) in 10 CPU-minutes",
+                        max_time="10m", overrides={"task": "classes:3,8"}, eval_n=60),
+    )
 
     def prepare_data(self, data: ImageDataset, config: CycleGANConfig) -> ImageDataset:  # type: ignore[override]
         """Two domains in one dataset (``extra["domain"]``), from ``unpaired:`` data or ``task``."""
@@ -463,6 +471,12 @@ class CycleGANFamily(Family):
         config = super().configure_for_data(config, data)  # channels; no labels
         a, b = data.class_names if len(data.class_names) == 2 else ("A", "B")  # make_unpaired names the domains
         return dataclasses.replace(config, domain_a=config.domain_a or a, domain_b=config.domain_b or b)
+
+    def heldout_translations(self, data: ImageDataset, config: CycleGANConfig) -> tuple[Tensor, Tensor, bool]:  # type: ignore[override]
+        """Held-out domain-A images (translated AtoB, the default direction) and the held-out
+        domain-B images they should look like; unpaired."""
+        domain = data.extra[DOMAIN].long()
+        return data.images[domain == 0], data.images[domain == 1], False
 
     def recipe(self, model: CycleGANModel, config: CycleGANConfig) -> Recipe:  # type: ignore[override]
         return _recipe(model, config)

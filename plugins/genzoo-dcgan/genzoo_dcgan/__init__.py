@@ -28,6 +28,7 @@ from genzoo.plugin import (
     adversarial_recipe,
     bounded,
     size_plan,
+    standard_recipes,
 )
 
 __version__ = "0.1.0"
@@ -144,6 +145,7 @@ class DCGANFamily(Family):
     config_class = DCGANConfig
     model_class = DCGANModel
     supports_labels = True
+    reference_recipes = standard_recipes()
 
     def recipe(self, model: DCGANModel, config: DCGANConfig) -> Recipe:  # type: ignore[override]
         return adversarial_recipe(model, config)

@@ -41,6 +41,7 @@ from genzoo.plugin import (
     to_signed,
     to_unit,
 )
+from genzoo.plugin import standard_recipes  # the zoo's reference recipes (genzoo zoo list)
 from genzoo_diffusion.samplers import (
     DDIMSampler,
     DDPMSampler,
@@ -430,6 +431,9 @@ class DiffusionFamily(Family):
     config_class = DiffusionConfig
     model_class = DiffusionModel
     supports_labels = True
+    # 30 CPU-minutes: diffusion needs far more steps than the other families; sampling is slow
+    # too (DDIM-50 at about 5 img/s on a 2-core CPU), so the CPU evaluations draw fewer images.
+    reference_recipes = standard_recipes(cpu_minutes=30, eval_n={"digits": 500, "fashion-mnist": 1000})
 
     def configure_for_data(self, config: DiffusionConfig, data: Any) -> DiffusionConfig:  # type: ignore[override]
         # Conditioning is on by default; data without labels trains an unconditional model

@@ -38,6 +38,7 @@ from genzoo.plugin import (
     Phase,
     Recipe,
     StepContext,
+    standard_recipes,
     TrainingContext,
     bounded,
     console,
@@ -306,6 +307,7 @@ class FlowFamily(Family):
     description = "Normalizing flow (Glow/RealNVP): multi-scale, exact log-likelihood in bits/dim, temperature sampling"
     config_class = FlowConfig
     model_class = FlowModel
+    reference_recipes = standard_recipes()
 
     def recipe(self, model: FlowModel, config: FlowConfig) -> Recipe:  # type: ignore[override]
         if not isinstance(model, FlowModel):

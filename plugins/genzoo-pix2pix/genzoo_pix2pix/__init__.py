@@ -41,6 +41,7 @@ from genzoo.plugin import (
     ModelConfig,
     Phase,
     Recipe,
+    ReferenceRecipe,
     Samples,
     StepContext,
     bounded,
@@ -323,6 +324,13 @@ class Pix2PixFamily(Family):
     model_class = Pix2PixModel
     pipeline_tag = "image-to-image"
     needs = (INPUTS,)
+    # judged on held-out pairs of the test split: translations against their targets (PSNR) and
+    # the target images (FID ...); see Family.heldout_translations
+    reference_recipes = tuple(
+        ReferenceRecipe(f"{d}-superres-10min-cpu", d, f"x4 super-resolution of {d} in 10 CPU-minutes",
+                        max_time="10m", overrides={"task": "superres:4"}, eval_n=n)
+        for d, n in (("digits", 297), ("fashion-mnist", 2000))
+    )
 
     def prepare_data(self, data: ImageDataset, config: Pix2PixConfig) -> ImageDataset:  # type: ignore[override]
         """Resize to a supported size, build pairs with ``task``, apply ``direction``."""

@@ -45,6 +45,7 @@ from genzoo.plugin import (
     Phase,
     Recipe,
     StepContext,
+    standard_recipes,
     TrainingContext,
     bounded,
     console,
@@ -525,6 +526,7 @@ class VAEFamily(Family):
     config_class = VAEConfig
     model_class = VAEModel
     supports_labels = True  # --set conditional=true gives the cvae
+    reference_recipes = standard_recipes()
 
     def recipe(self, model: VAEModel, config: VAEConfig) -> Recipe:  # type: ignore[override]
         return vae_recipe(model, config)
@@ -539,3 +541,5 @@ class CVAEFamily(VAEFamily):
     card_template = "genzoo.card_templates:cvae.md"
     description = "Class-conditional VAE (Sohn et al. 2015): the vae with labels into encoder and decoder"
     config_class = CVAEConfig
+    # class-conditional: the GPU recipe needs labelled data (CIFAR-10's class folders), not CelebA
+    reference_recipes = standard_recipes(gpu=("cifar10",))

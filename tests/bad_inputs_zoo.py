@@ -1,0 +1,27 @@
+"""Bad inputs of `genzoo zoo` (gathered by tests/test_bad_inputs.py)."""
+
+ROWS: list[tuple[str, list[str], str]] = [
+    ("zoo-run-unknown-recipe", ["zoo", "run", "dcgan/digit-10min-cpu"],
+     "unknown recipe 'dcgan/digit-10min-cpu'; did you mean 'dcgan/digits-10min-cpu'"),
+    ("zoo-run-unknown-family-brackets", ["zoo", "run", "[red]x[/]/y"], "unknown recipe '[red]x[/]/y'"),
+    ("zoo-run-bad-budget", ["zoo", "run", "dcgan/digits-10min-cpu", "--budget", "10 parsecs"],
+     "cannot read budget '10 parsecs'; use a time such as 60s"),
+    ("zoo-run-zero-steps", ["zoo", "run", "dcgan/digits-10min-cpu", "--budget", "0steps"],
+     "budget '0steps' must be at least 1 step"),
+    ("zoo-run-zero-time", ["zoo", "run", "dcgan/digits-10min-cpu", "--budget", "0s"], "cannot read budget '0s'"),
+    ("zoo-run-eval-n-one", ["zoo", "run", "dcgan/digits-10min-cpu", "--eval-n", "1"], "--eval-n must be at least 2"),
+    ("zoo-run-gpu-recipe-on-cpu", ["zoo", "run", "dcgan/cifar10-32px-30min-gpu", "--device", "cpu"],
+     "recipe dcgan/cifar10-32px-30min-gpu needs a GPU"),
+    ("zoo-run-record-shortened", ["zoo", "run", "dcgan/digits-10min-cpu", "--budget", "5s", "--record"],
+     "--record stores only full-budget results"),
+    ("zoo-run-out-holds-a-run", ["zoo", "run", "dcgan/digits-10min-cpu", "--budget", "1steps", "--out", "{run}"],
+     "already holds a run"),
+    ("zoo-push-run-without-results", ["zoo", "push", "{run}", "--to", "alice"], "has no zoo results (zoo-result.json)"),
+    ("zoo-push-unknown-recipe", ["zoo", "push", "dcgan/nope", "--to", "alice"], "unknown recipe 'dcgan/nope'"),
+    ("zoo-push-recipe-never-run", ["zoo", "push", "gan/digits-10min-cpu", "--to", "alice"],
+     "recipe gan/digits-10min-cpu has no run in"),
+    ("zoo-push-org-with-slash", ["zoo", "push", "{zoo_run}", "--to", "a/b"], "--to takes a user or organisation name"),
+    ("zoo-list-no-match", ["zoo", "list", "zzz[/]"], "no recipe matches 'zzz[/]'"),
+    ("zoo-table-check-missing-file", ["zoo", "table", "--results", "{tmp}", "--out", "{tmp}/zoo.md", "--check"],
+     "zoo.md is out of date"),
+]
