@@ -42,6 +42,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("genzoo.cli.eval:eval_cmd", "Score generated images: FID, KID, IS, precision/recall, memorisation ..."),
     "translate": ("genzoo.cli.translate:translate", "Translate images with an image-to-image model."),
     "inpaint": ("genzoo.cli.inpaint:inpaint", "Fill a masked region of an image with a model that can inpaint."),
+    "augment": ("genzoo.cli.augment:augment", "Does a conditional model's data help? A classifier with and without its samples."),
     "bench": ("genzoo.cli.bench:bench", "Measure training/sampling speed, memory and engine overhead per family."),
     "push": ("genzoo.cli.push:push", "Upload a run's model and its model card to the Hugging Face Hub."),
 }
