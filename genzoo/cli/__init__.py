@@ -45,6 +45,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "translate": ("genzoo.cli.translate:translate", "Translate images with an image-to-image model."),
     "inpaint": ("genzoo.cli.inpaint:inpaint", "Fill a masked region of an image with a model that can inpaint."),
     "restore": ("genzoo.cli.restore:restore", "Undo a degradation (super-resolution, deblur, colorize ...) with a model's prior."),
+    "augment": ("genzoo.cli.augment:augment", "Does a conditional model's data help? A classifier with and without its samples."),
     "bench": ("genzoo.cli.bench:bench", "Measure training/sampling speed, memory and engine overhead per family."),
     "push": ("genzoo.cli.push:push", "Upload a run's model and its model card to the Hugging Face Hub."),
     "zoo": ("genzoo.cli.zoo:zoo", "Reference recipes: list them with results, run one, push it, make docs/zoo.md."),

@@ -137,11 +137,14 @@ def write_images(images: Any, labels: Any, out: str, nrow: int | None) -> str:
               help="torch.compile the sampling network first: pays off for many images or many sampler steps.")
 @click.option("--save-latents", type=click.Path(dir_okay=False),
               help="Also write the latents behind the images to FILE.npz (for `genzoo arithmetic --from`).")
+@click.option("--as-folder", is_flag=True,
+              help="Conditional models: write --out DIR/ as a labelled image folder, one subfolder per class "
+                   "(-n images in total, n // classes each), readable by --data folder:DIR and ImageFolder.")
 def sample(source: str | None, hub: str | None, revision: str | None, n: int, seed: int, out: str,
            label: str | None, sampler: str | None, truncation: float | None, opts: tuple[str, ...],
            nrow: int | None, batch_size: int, device: str, save_latents: str | None = None,
            steps: int | None = None, eta: float | None = None, guidance: float | None = None,
-           trajectory: str | None = None, compile_: bool = False) -> None:
+           trajectory: str | None = None, compile_: bool = False, as_folder: bool = False) -> None:
     """Draw N images from SOURCE: a run directory, a Hub repo id, or a family name (untrained)."""
     # here, not at the top: they import torch, and `genzoo sample --help` should not wait for it
     import torch
@@ -154,6 +157,8 @@ def sample(source: str | None, hub: str | None, revision: str | None, n: int, se
         raise GenzooError("give a SOURCE (run directory or repo id) or --from-hub USER/MODEL, exactly one")
     check_numbers(n, batch_size, truncation)
     check_writable(out)
+    if as_folder:
+        check_as_folder(out, label, trajectory, save_latents)
     if save_latents and not save_latents.lower().endswith(".npz"):
         raise GenzooError(f"--save-latents '{save_latents}': latents are stored as a .npz file")
     model = load(hub or source, revision=revision, device=device)
@@ -176,6 +181,8 @@ def sample(source: str | None, hub: str | None, revision: str | None, n: int, se
         check_sampler_options(model, sampler, step_opts, trajectory)
         kwargs.update(step_opts)
     lab = parse_label(label, model)
+    if as_folder:
+        return _sample_folder(model, n, seed, out, sampler, batch_size, kwargs)
     if lab == "all":
         if not model.is_conditional:
             model.check_labels(0, 1)  # raises the "not conditional" error
@@ -203,3 +210,33 @@ def sample(source: str | None, hub: str | None, revision: str | None, n: int, se
         write_latents(save_latents, z, labels=labels, seed=seed)
         where += f" (latents: {save_latents})"
     console.print(f"wrote {n} samples (seed {seed}) -> [bold]{esc(where)}[/]")
+
+
+def check_as_folder(out: str, label: str | None, trajectory: str | None, save_latents: str | None) -> None:
+    """--as-folder writes every class into a new folder: refuse what contradicts that before loading."""
+    from genzoo.labelled import check_folder_out  # here: it imports torch (keeps --help instant)
+
+    if label not in (None, "all"):
+        raise GenzooError(f"--as-folder writes every class; drop --label '{label}' or use --label all")
+    if trajectory or save_latents:
+        raise GenzooError("--as-folder writes images only; drop --trajectory / --save-latents")
+    check_folder_out(out)
+
+
+def _sample_folder(model, n: int, seed: int, out: str, sampler: str | None, batch_size: int,  # noqa: ANN001
+                   kwargs: dict) -> None:
+    """`--as-folder`: n // K images of each class into out/<index>_<class name>/."""
+    from genzoo.labelled import class_names, per_class_labels, require_conditional, write_labelled_folder  # (torch)
+
+    require_conditional(model, "--as-folder")
+    labels, per = per_class_labels(model, n)
+    images = model.sample(len(labels), seed=seed, labels=labels, sampler=sampler, batch_size=batch_size,
+                          progress=True, **kwargs)
+    names = class_names(model)
+    try:
+        dest = write_labelled_folder(images, labels, names, out)
+    except OSError as e:  # checked up front, but the disk can still fill or the folder vanish
+        raise GenzooError(f"cannot write --out '{out}': {e.strerror or e}; choose another --out") from None
+    rest = f" ({n - len(labels)} fewer than -n: an equal number per class)" if len(labels) != n else ""
+    console.print(f"wrote {len(labels)} samples (seed {seed}), {per} of each of {len(names)} classes{esc(rest)} "
+                  f"-> [bold]{esc(str(dest))}/[/] (read it back with --data folder:{esc(str(dest))})")

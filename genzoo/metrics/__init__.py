@@ -14,6 +14,7 @@ Metrics are registered by name in :data:`genzoo.registry.metrics` (entry-point g
 from __future__ import annotations
 
 from genzoo.metrics import builtin as _builtin  # noqa: F401  (registers the built-in metrics)
+from genzoo.metrics import cas as _cas  # noqa: F401  (registers cas, the classification accuracy score)
 from genzoo.metrics.core import EvalContext, EvalReport, Metric, MetricUnavailable, Result
 from genzoo.metrics.evaluate import ALL, EvalDuringTraining, evaluate, metric_names
 from genzoo.metrics.extractors import FeatureExtractor, default_extractor, extractors, get_extractor

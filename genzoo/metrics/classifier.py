@@ -173,6 +173,54 @@ def accuracy(model: SmallClassifier, images: Tensor, labels: Tensor, batch_size:
     return right / len(images)
 
 
+def fit_classifier(
+    model: SmallClassifier, x_all: Tensor, y_all: Tensor, *, steps: int, batch_size: int = 128, lr: float = 2e-3,
+    seed: int = 0, max_time: float | None = None, log: Any = None, progress: Any = None,
+) -> int:
+    """Train ``model`` in place on images ``x_all`` (N, C, H, W) in [-1, 1] with labels ``y_all``
+    int64 (N,): AdamW, one-cycle cosine learning rate, random shifts, label smoothing 0.05.
+
+    All randomness (batches, shifts) comes from a generator seeded with ``seed + 1``; the
+    weights' initialisation is the caller's (seed torch first). ``log(msg)`` gets a line every
+    100 steps; ``progress()`` is called after every step (a progress bar's advance). Returns the
+    number of steps done (fewer than ``steps`` when ``max_time`` seconds ran out).
+    """
+    n = int(x_all.shape[0])
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=5e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.15)
+    gen = torch.Generator().manual_seed(seed + 1)
+    perm, pos = torch.randperm(n, generator=gen), 0
+    t0, done, run_loss = time.perf_counter(), 0, 0.0
+    model.train()
+    for step in range(steps):
+        if max_time is not None and time.perf_counter() - t0 > max_time:
+            if log is not None:
+                log(f"time budget reached at step {step}")
+            break
+        if pos + batch_size > n:
+            perm, pos = torch.randperm(n, generator=gen), 0
+        idx = perm[pos : pos + batch_size]
+        pos += batch_size
+        x = _shift(x_all[idx], gen)
+        # the network takes [0, 1] images (its own prepare() centres them)
+        loss = F.cross_entropy(model((x + 1) / 2), y_all[idx], label_smoothing=0.05)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        done = step + 1
+        if progress is not None:
+            progress()
+        if log is not None:
+            run_loss += loss.item()
+            if done % 100 == 0 or done == steps:
+                log(f"step {done}/{steps} loss {run_loss / (100 if done % 100 == 0 else done % 100):.4f} "
+                    f"({time.perf_counter() - t0:.0f}s)")
+                run_loss = 0.0
+    model.eval()
+    return done
+
+
 def train_classifier(
     data: str = "fashion-mnist", *, out: str | Path | None = None, steps: int | None = None,
     epochs: float | None = None, batch_size: int = 128, lr: float = 2e-3, seed: int = 0,
@@ -199,36 +247,12 @@ def train_classifier(
     torch.manual_seed(seed)
     spec = ClassifierSpec(train.channels, train.image_size, train.num_classes, widths)
     model = SmallClassifier(spec)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=5e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.15)
-    gen = torch.Generator().manual_seed(seed + 1)
     x_all, y_all = train.images, train.labels
-    perm, pos = torch.randperm(n, generator=gen), 0
-    t0, done, run_loss = time.perf_counter(), 0, 0.0
+    t0 = time.perf_counter()
     log(f"training a {ARCH} classifier on {data} ({n} images, {spec.channels}x{spec.image_size}x{spec.image_size}, "
         f"{spec.num_classes} classes) for {steps} steps")
-    model.train()
-    for step in range(steps):
-        if max_time is not None and time.perf_counter() - t0 > max_time:
-            log(f"time budget reached at step {step}")
-            break
-        if pos + batch_size > n:
-            perm, pos = torch.randperm(n, generator=gen), 0
-        idx = perm[pos : pos + batch_size]
-        pos += batch_size
-        x = _shift(x_all[idx], gen)
-        # the network takes [0, 1] images (its own prepare() centres them)
-        loss = F.cross_entropy(model((x + 1) / 2), y_all[idx], label_smoothing=0.05)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        done = step + 1
-        run_loss += loss.item()
-        if done % 100 == 0 or done == steps:
-            log(f"step {done}/{steps} loss {run_loss / (100 if done % 100 == 0 else done % 100):.4f} "
-                f"({time.perf_counter() - t0:.0f}s)")
-            run_loss = 0.0
+    done = fit_classifier(model, x_all, y_all, steps=steps, batch_size=batch_size, lr=lr, seed=seed,
+                          max_time=max_time, log=log)
     # Ship float16 weights; the accuracy below is measured with exactly those weights.
     state = {k: (v.half() if v.is_floating_point() else v) for k, v in model.state_dict().items()}
     model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})

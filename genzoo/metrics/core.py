@@ -73,6 +73,8 @@ class Metric:
 
     name: str = ""
     description: ClassVar[str] = ""
+    #: False for a metric too costly to run unasked: it is left out of 'all' and runs when named.
+    in_all: ClassVar[bool] = True
 
     def compute(self, ctx: EvalContext) -> list[Result]:
         raise NotImplementedError
@@ -83,6 +85,7 @@ class EvalContext:
     """Generated images and lazily computed, shared features and references.
 
     images: generated images (M, C, H, W) in [0, 1] on the CPU.
+    labels: their classes, int64 (M,), where known (a conditional model, a folder of class subfolders), else None.
     """
 
     images: Tensor
@@ -95,6 +98,7 @@ class EvalContext:
     data_dir: str | None = None
     out_dir: Path | None = None
     use_cache: bool = True
+    labels: Tensor | None = None
     _memo: dict[str, Any] = field(default_factory=dict, repr=False)
 
     # -- shapes ---------------------------------------------------------------------------

@@ -39,6 +39,8 @@ def metric_names(metrics: str | Sequence[str] | None) -> list[str]:
     out: list[str] = []
     for m in items:
         names = [n for n in ALL if n in registry] + [n for n in registry.names() if n not in ALL] if m == "all" else [m.lower()]
+        if m == "all":  # metrics too costly to run unasked (e.g. cas trains classifiers) run only when named
+            names = [n for n in names if getattr(registry.get(n), "in_all", True)]
         for n in names:
             registry.get(n)  # unknown names fail here, with suggestions
             if n not in out:
@@ -70,18 +72,27 @@ def resolve_source(source: Any, *, n: int, seed: int, batch_size: int = 256, dev
             x = raw.images.float() / 255.0
             if len(x) < n:
                 pass  # use what there is; the report says how many
-            return x[:n], {"source": str(p), "num_images": min(n, len(x))}, None
+            facts = {"source": str(p), "num_images": min(n, len(x))}
+            if raw.labels is not None:  # class subfolders, in sorted order: labels for metrics that use them (cas)
+                facts["labels"] = raw.labels[:n]
+            return x[:n], facts, None
         model, where = load(str(source), device=device), str(source)
     else:
         raise GenzooError(f"cannot evaluate a {type(source).__name__}; pass a model, images (N, C, H, W) in [0, 1], "
                           "a run directory, a Hub repo id or a folder of images")
     if device is not None:
         model = model.to(resolve_device(device))
-    images = model.sample(n, seed=seed, batch_size=batch_size, sampler=sampler)
+    labels = None
+    if getattr(model, "is_conditional", False):  # its labels too, for metrics that use them (cas)
+        images, labels = model.sample(n, seed=seed, batch_size=batch_size, sampler=sampler, return_labels=True)
+    else:
+        images = model.sample(n, seed=seed, batch_size=batch_size, sampler=sampler)
     data = (model.meta.get("data") or {}).get("name") or getattr(model.config, "data", None)
     facts = {"source": where, "family": model.family_name, "num_images": n, "sample_seed": seed,
              "sampler": sampler or getattr(model, "default_sampler", None),
              "trained_steps": (model.meta.get("training") or {}).get("steps")}
+    if labels is not None:  # a conditional model's classes cycle 0..K-1
+        facts["labels"] = labels.cpu()
     return images, facts, data
 
 
@@ -101,6 +112,7 @@ def evaluate(
     data_dir: str | None = None,
     use_cache: bool = True,
     sampler: str | None = None,
+    labels: Tensor | None = None,
 ) -> EvalReport:
     """Evaluate generated images against real ones.
 
@@ -114,6 +126,8 @@ def evaluate(
         extractor: feature extractor spec (default: genzoo's classifier for digits and
             fashion-mnist, else inception-v3); see :mod:`genzoo.metrics.extractors`.
         out_dir: where grids for inspection are written (memorisation.png, birthday.png); None: none.
+        labels: the classes of images given as a tensor, int64 (N,), for metrics that use them (cas);
+            a conditional model's and a class-subfolder folder's come with them.
 
     Returns:
         an :class:`EvalReport`; ``report["fid"]`` is a value, ``report.results`` the details.
@@ -123,6 +137,8 @@ def evaluate(
         raise GenzooError(f"evaluation needs at least 2 generated images, got n={n}")
     names = metric_names(metrics)
     images, facts, model_data = resolve_source(source, n=n, seed=seed, device=device, sampler=sampler)
+    found = facts.pop("labels", None)  # a tensor: kept out of the report's facts (JSON)
+    labels = found if labels is None else torch.as_tensor(labels, dtype=torch.long).flatten()[: len(images)]
     data = data or model_data
     if not data:
         raise GenzooError("which data should these images be compared with? pass data= (--data), e.g. fashion-mnist")
@@ -132,7 +148,7 @@ def evaluate(
     ex = get_extractor(spec, device=_device(device))
     ctx = EvalContext(images=images, data=data, extractor=ex, n_ref=n_ref or len(images), split=split, seed=seed,
                       batch_size=batch_size, data_dir=data_dir, out_dir=Path(out_dir) if out_dir else None,
-                      use_cache=use_cache)
+                      use_cache=use_cache, labels=labels)
     _check_data(ctx)
     results: list[Result] = []
     notes: list[str] = []
