@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from genzoo.cli import set_pairs
+from genzoo.cli.checks import COUNT, SEED, TRUNCATION, number
 from genzoo.cli.sample import parse_label
 from genzoo.console import console, esc
 from genzoo.errors import GenzooError
@@ -62,7 +63,7 @@ def _check_out(out: str, allowed: tuple[str, ...]) -> Path:
 
 sampler_options = [
     click.option("--sampler", help="Latent sampler for seeds (`genzoo list samplers`), e.g. truncated-normal."),
-    click.option("--truncation", type=float, help="Threshold for the truncated-normal sampler."),
+    click.option("--truncation", type=float, callback=TRUNCATION, help="Threshold for the truncated-normal sampler."),
     click.option("--opt", "opts", multiple=True, metavar="KEY=VALUE", help="Extra sampler option (repeatable)."),
     click.option("--label", help="Class for conditional models: 3, 0,1,2 or 'all' (default: a row per class)."),
     click.option("--from", "from_file", type=click.Path(dir_okay=False),
@@ -83,12 +84,12 @@ def with_sampler_options(f: Any) -> Any:
 @click.argument("more_seeds", nargs=-1, metavar="")
 @click.option("--seeds", required=True, metavar="S1 S2 [S3 ...]",
               help="Seeds (or row indices with --from) to walk through, in order: --seeds 1 2 or --seeds 1,2,3.")
-@click.option("--steps", type=int, default=8, show_default=True, help="Images per leg, both ends included.")
+@click.option("--steps", type=int, default=8, show_default=True, callback=number(2), help="Images per leg, both ends included.")
 @click.option("--method", type=click.Choice(["slerp", "lerp"]), default="slerp", show_default=True,
               help="Spherical (great circle) or linear interpolation.")
 @click.option("--loop", is_flag=True, help="Walk back to the first seed at the end (a seamless GIF).")
 @click.option("--out", default="walk.gif", show_default=True, help="FILE.gif (animation) or FILE.png (grid, a row per class).")
-@click.option("--duration-ms", type=int, default=120, show_default=True, help="GIF frame duration.")
+@click.option("--duration-ms", type=int, default=120, show_default=True, callback=COUNT, help="GIF frame duration.")
 @with_sampler_options
 def interpolate(source: str, more_seeds: tuple[str, ...], seeds: str, steps: int, method: str, loop: bool,
                 out: str, duration_ms: int, sampler: str | None, truncation: float | None, opts: tuple[str, ...],
@@ -137,10 +138,10 @@ def interpolate(source: str, more_seeds: tuple[str, ...], seeds: str, steps: int
 @click.option("--a", "a", required=True, metavar="S[,S..]", help="Seeds (or rows with --from) averaged into a.")
 @click.option("--b", "b", required=True, metavar="S[,S..]", help="Seeds averaged into b (subtracted).")
 @click.option("--c", "c", required=True, metavar="S[,S..]", help="Seeds averaged into c (added).")
-@click.option("--variants", type=int, default=4, show_default=True,
+@click.option("--variants", type=int, default=4, show_default=True, callback=number(0),
               help="Extra results with uniform noise of +-NOISE added (the DCGAN paper showed 8).")
-@click.option("--noise", type=float, default=0.25, show_default=True, help="Scale of the variants' noise.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the variants' noise.")
+@click.option("--noise", type=float, default=0.25, show_default=True, callback=number(0), help="Scale of the variants' noise.")
+@click.option("--seed", type=int, default=0, show_default=True, callback=SEED, help="Seed of the variants' noise.")
 @click.option("--out", default="arithmetic.png", show_default=True, help="FILE.png: columns a, b, c, a-b+c, variants.")
 @with_sampler_options
 def arithmetic(source: str, a: str, b: str, c: str, variants: int, noise: float, seed: int, out: str,
