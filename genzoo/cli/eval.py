@@ -109,6 +109,9 @@ def print_report(report, out) -> None:  # type: ignore[no-untyped-def]
     files = sorted({f for r in report.results for f in r.files})
     if files:
         out.print("inspect: " + esc(", ".join(files)))
+    for r in report.results:
+        if r.note:
+            out.print(f"[yellow]note:[/] {esc(r.note)}")
     for note in report.notes:
         out.print(f"[yellow]skipped[/] {esc(note)}")
     out.print(f"[dim]{i['wall_time_s']:.1f}s; protocols: --json FILE has each metric's protocol[/]")
