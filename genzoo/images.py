@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 from torch import Tensor
 
-from genzoo.data import resize_square
+from genzoo.data import read_image, resize_square, to_8bit
 from genzoo.errors import GenzooError
 from genzoo.io import atomic_path
 
@@ -94,12 +94,8 @@ def load_images(paths: list[str | Path], size: int, channels: int) -> Tensor:
         p = Path(p)
         if not p.is_file():
             raise GenzooError(f"image '{p}' not found")
-        try:
-            with Image.open(p) as im:
-                im = im.convert("L" if channels == 1 else "RGB")
-                arr = np.asarray(im, dtype=np.uint8)
-        except (UnidentifiedImageError, OSError) as e:
-            raise GenzooError(f"'{p}' is not a readable image ({e})") from None
+        im, _ = to_8bit(read_image(p))  # 16-bit scaled, not clipped; decompression bombs refused
+        arr = np.asarray(im.convert("L" if channels == 1 else "RGB"), dtype=np.uint8)
         t = torch.from_numpy(arr.copy()).float().div(255)
         t = t.unsqueeze(0) if t.ndim == 2 else t.permute(2, 0, 1)
         out.append(resize_square(t.unsqueeze(0), size)[0])

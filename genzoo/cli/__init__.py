@@ -215,6 +215,10 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except BrokenPipeError:
         sys.exit(0)
+    except OSError as e:  # a path the user gave cannot be read or written: one line naming it, not a traceback
+        where = f"'{e.filename}': " if e.filename else ""
+        _error(f"{where}{e.strerror or e}; check the path and that it can be read or written")
+        sys.exit(1)
     if isinstance(rv, int) and rv:
         sys.exit(rv)
 

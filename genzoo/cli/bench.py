@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from genzoo.cli import set_pairs
+from genzoo.cli.checks import COUNT, POSITIVE, SEED
 from genzoo.console import console, esc, stdout_console
 from genzoo.errors import GenzooError
 
@@ -22,27 +23,27 @@ def _steps_list(text: str) -> tuple[int, ...]:
 @click.command()
 @click.argument("families", nargs=-1)
 @click.option("--device", default="cpu", show_default=True, help="cpu | cuda[:N] | auto.")
-@click.option("--batch-size", type=int, help="Images per training step (default: each family's).")
+@click.option("--batch-size", type=int, callback=COUNT, help="Images per training step (default: each family's).")
 @click.option("--data", default="digits", show_default=True, help="Dataset to train on (held in memory).")
-@click.option("--image-size", type=int, help="Image side in pixels (default: the family's for the data).")
+@click.option("--image-size", type=int, callback=COUNT, help="Image side in pixels (default: the family's for the data).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the full report as JSON here.")
-@click.option("--train-seconds", type=float, default=10.0, show_default=True,
+@click.option("--train-seconds", type=float, default=10.0, show_default=True, callback=POSITIVE,
               help="Timed training per family and loop (engine and bare loop each).")
-@click.option("--sample-n", type=int, help="Images per sampling call (default: the batch size).")
+@click.option("--sample-n", type=int, callback=COUNT, help="Images per sampling call (default: the batch size).")
 @click.option("--sample-steps", default="10,50", show_default=True, help="Step counts for samplers that take steps (DDIM).")
-@click.option("--sample-seconds", type=float, default=3.0, show_default=True, help="Time per sampling configuration.")
+@click.option("--sample-seconds", type=float, default=3.0, show_default=True, callback=POSITIVE, help="Time per sampling configuration.")
 @click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32", show_default=True,
               help="Autocast precision (both loops).")
 @click.option("--compile", "compile_", is_flag=True, help="torch.compile the networks (both loops).")
 @click.option("--channels-last", is_flag=True, help="Channels-last memory format (both loops).")
-@click.option("--chunk-seconds", type=float, default=0.5, show_default=True,
+@click.option("--chunk-seconds", type=float, default=0.5, show_default=True, callback=POSITIVE,
               help="Target length of one interleaved chunk of steps.")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Config field for every family (repeatable).")
 @click.option("--switches", help="Also compare speed switches, interleaved: comma-separated from "
               "fp32, bf16, fp16, channels-last, compile, compile+bf16 (speedups relative to the first).")
-@click.option("--peak-tflops", type=float, help="The device's peak TFLOP/s, to report training as a fraction of it "
+@click.option("--peak-tflops", type=float, callback=POSITIVE, help="The device's peak TFLOP/s, to report training as a fraction of it "
               "(known GPUs: looked up by name, bf16 dense).")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, callback=SEED)
 def bench(families: tuple[str, ...], device: str, batch_size: int | None, data: str, image_size: int | None,
           json_path: str | None, train_seconds: float, sample_n: int | None, sample_steps: str,
           sample_seconds: float, precision: str, compile_: bool, channels_last: bool, chunk_seconds: float,

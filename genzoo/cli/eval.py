@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
+from genzoo.cli.checks import COUNT, SEED, number
 from genzoo.console import console, esc
 from genzoo.errors import GenzooError
 
@@ -17,14 +18,14 @@ from genzoo.errors import GenzooError
 @click.option("--data", help="Dataset to compare with (default: the one the model was trained on).")
 @click.option("--metrics", "metrics", default="all", show_default=True,
               help="Comma-separated: fid, kid, is, prdc, memorisation, birthday, or all (`genzoo list metrics`).")
-@click.option("-n", "--num-samples", "n", type=int, default=10000, show_default=True, help="Generated images to score.")
-@click.option("--n-ref", type=int, help="Real reference images (default: as many as generated).")
+@click.option("-n", "--num-samples", "n", type=int, default=10000, show_default=True, callback=number(2), help="Generated images to score.")
+@click.option("--n-ref", type=int, callback=number(2), help="Real reference images (default: as many as generated).")
 @click.option("--extractor", help="Feature space: fashion-mnist, digits, inception-v3[:FILE], timm:NAME[:random], "
               "classifier:PATH (default: genzoo's classifier for the data if it has one, else inception-v3).")
 @click.option("--split", type=click.Choice(["train", "test"]), default="train", show_default=True, help="Real split to compare with.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Sampling seed (same seed, same numbers).")
+@click.option("--seed", type=int, default=0, show_default=True, callback=SEED, help="Sampling seed (same seed, same numbers).")
 @click.option("--sampler", help="Sampler a model's images are drawn with (`genzoo list samplers`; default: the model's).")
-@click.option("--batch-size", type=int, default=250, show_default=True, help="Images per feature-extraction batch.")
+@click.option("--batch-size", type=int, default=250, show_default=True, callback=COUNT, help="Images per feature-extraction batch.")
 @click.option("--device", default="cpu", show_default=True, help="cpu | cuda[:N] | mps | auto.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Also write the full report as JSON here.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False),
@@ -108,6 +109,9 @@ def print_report(report, out) -> None:  # type: ignore[no-untyped-def]
     files = sorted({f for r in report.results for f in r.files})
     if files:
         out.print("inspect: " + esc(", ".join(files)))
+    for r in report.results:
+        if r.note:
+            out.print(f"[yellow]note:[/] {esc(r.note)}")
     for note in report.notes:
         out.print(f"[yellow]skipped[/] {esc(note)}")
     out.print(f"[dim]{i['wall_time_s']:.1f}s; protocols: --json FILE has each metric's protocol[/]")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from genzoo.capabilities import Inpaints, require
+from genzoo.cli.checks import COUNT, SEED, number
 from genzoo.console import console, esc
 from genzoo.errors import GenzooError
 
@@ -15,16 +16,16 @@ from genzoo.errors import GenzooError
 @click.option("--mask", "mask_path", required=True, type=click.Path(dir_okay=False),
               help="Mask image, same framing as IMAGE: white (> 50%) = fill, black = keep.")
 @click.option("--out", default="inpainted.png", show_default=True, help="Result PNG at the model's resolution (a grid, enlarged, with --num > 1).")
-@click.option("-n", "--num", "n", type=int, default=1, show_default=True,
+@click.option("-n", "--num", "n", type=int, default=1, show_default=True, callback=COUNT,
               help="Number of different fills; more than 1 writes a grid.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same fill.")
+@click.option("--seed", type=int, default=0, show_default=True, callback=SEED, help="Same seed, same fill.")
 @click.option("--sampler", type=click.Choice(["ddim", "ddpm"]), default="ddim", show_default=True)
-@click.option("--steps", type=int, default=100, show_default=True, help="ddim timesteps (ddpm runs all T).")
-@click.option("--eta", type=float, default=1.0, show_default=True, help="ddim noise: 1 = ancestral, as RePaint.")
-@click.option("--resample", type=int, default=5, show_default=True,
+@click.option("--steps", type=int, default=100, show_default=True, callback=COUNT, help="ddim timesteps (ddpm runs all T).")
+@click.option("--eta", type=float, default=1.0, show_default=True, callback=number(0), help="ddim noise: 1 = ancestral, as RePaint.")
+@click.option("--resample", type=int, default=5, show_default=True, callback=COUNT,
               help="RePaint resampling rounds per step (1 = none; more = better blending, slower).")
-@click.option("--label", type=int, help="Class for a conditional model (default: unconditional).")
-@click.option("--guidance", type=float, help="Classifier-free guidance scale with --label.")
+@click.option("--label", type=int, callback=number(0), help="Class for a conditional model (default: unconditional).")
+@click.option("--guidance", type=float, callback=number(0), help="Classifier-free guidance scale with --label.")
 @click.option("--revision", help="Hub branch, tag or commit.")
 @click.option("--device", default="cpu", show_default=True, help="auto | cpu | cuda | mps.")
 def inpaint(source: str, image: str, mask_path: str, out: str, n: int, seed: int, sampler: str, steps: int,

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from genzoo.cli import set_pairs
+from genzoo.cli.checks import COUNT, SEED, TRUNCATION, number
 from genzoo.cli.reconstruct import expand_images
 from genzoo.cli.sample import parse_label
 from genzoo.console import console, esc
@@ -95,7 +96,7 @@ def _encode_files(model: Any, files: list[Path], label: str | None, sampler: str
 
 sampler_options = [
     click.option("--sampler", help="Latent sampler for seeds (`genzoo list samplers`), e.g. truncated-normal."),
-    click.option("--truncation", type=float, help="Threshold for the truncated-normal sampler."),
+    click.option("--truncation", type=float, callback=TRUNCATION, help="Threshold for the truncated-normal sampler."),
     click.option("--opt", "opts", multiple=True, metavar="KEY=VALUE", help="Extra sampler option (repeatable)."),
     click.option("--label", help="Class for conditional models: 3, 0,1,2 or 'all' (default: a row per class)."),
     click.option("--from", "from_file", type=click.Path(dir_okay=False),
@@ -118,12 +119,12 @@ def with_sampler_options(f: Any) -> Any:
               help="Seeds (or row indices with --from) to walk through, in order: --seeds 1 2 or --seeds 1,2,3.")
 @click.option("--from-images", "from_images", metavar="A.png B.png [...]",
               help="Walk through real images instead, encoded by the model's encoder (vae, cvae, ae ...).")
-@click.option("--steps", type=int, default=8, show_default=True, help="Images per leg, both ends included.")
+@click.option("--steps", type=int, default=8, show_default=True, callback=number(2), help="Images per leg, both ends included.")
 @click.option("--method", type=click.Choice(["slerp", "lerp"]), default="slerp", show_default=True,
               help="Spherical (great circle) or linear interpolation.")
 @click.option("--loop", is_flag=True, help="Walk back to the first seed at the end (a seamless GIF).")
 @click.option("--out", default="walk.gif", show_default=True, help="FILE.gif (animation) or FILE.png (grid, a row per class).")
-@click.option("--duration-ms", type=int, default=120, show_default=True, help="GIF frame duration.")
+@click.option("--duration-ms", type=int, default=120, show_default=True, callback=COUNT, help="GIF frame duration.")
 @with_sampler_options
 def interpolate(source: str, more_seeds: tuple[str, ...], seeds: str | None, from_images: str | None, steps: int,
                 method: str, loop: bool,
@@ -190,10 +191,10 @@ def interpolate(source: str, more_seeds: tuple[str, ...], seeds: str | None, fro
 @click.option("--from-images", "from_images", metavar="A.png B.png C.png [...]",
               help="Real images encoded by the model's encoder: --a/--b/--c are then their positions (0 = the "
                    "first); three images and no --a/--b/--c mean a=0, b=1, c=2.")
-@click.option("--variants", type=int, default=4, show_default=True,
+@click.option("--variants", type=int, default=4, show_default=True, callback=number(0),
               help="Extra results with uniform noise of +-NOISE added (the DCGAN paper showed 8).")
-@click.option("--noise", type=float, default=0.25, show_default=True, help="Scale of the variants' noise.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the variants' noise.")
+@click.option("--noise", type=float, default=0.25, show_default=True, callback=number(0), help="Scale of the variants' noise.")
+@click.option("--seed", type=int, default=0, show_default=True, callback=SEED, help="Seed of the variants' noise.")
 @click.option("--out", default="arithmetic.png", show_default=True, help="FILE.png: columns a, b, c, a-b+c, variants.")
 @with_sampler_options
 def arithmetic(source: str, more_images: tuple[str, ...], a: str | None, b: str | None, c: str | None,

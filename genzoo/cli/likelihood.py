@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from genzoo.capabilities import HasLikelihood, require
+from genzoo.cli.checks import COUNT, SEED
 from genzoo.cli.reconstruct import expand_images, parse_labels
 from genzoo.console import console, esc
 from genzoo.errors import GenzooError
@@ -25,12 +26,12 @@ from genzoo.errors import GenzooError
 @click.argument("images", nargs=-1)
 @click.option("--data", help="Score a dataset split instead of files, e.g. fashion-mnist (`genzoo list datasets`).")
 @click.option("--split", default="test", show_default=True, type=click.Choice(["train", "test"]), help="Split of --data.")
-@click.option("-n", "--num", "n", type=int, help="Only the first N items of --data (default: all).")
+@click.option("-n", "--num", "n", type=int, callback=COUNT, help="Only the first N items of --data (default: all).")
 @click.option("--label", help="Class of the images for conditional models: 3, or one per image 0,3,1 "
               "(with --data: the dataset's labels unless given).")
-@click.option("--seed", type=int, default=0, show_default=True,
+@click.option("--seed", type=int, default=0, show_default=True, callback=SEED,
               help="Same seed, same numbers (dequantization noise, z draws).")
-@click.option("--samples", type=int, default=1, show_default=True,
+@click.option("--samples", type=int, default=1, show_default=True, callback=COUNT,
               help="Noise draws averaged per image (flow: dequantization noise; VAEs: z draws).")
 @click.option("--out", help="Also write the per-image values to FILE.csv or FILE.json.")
 @click.option("--device", default="cpu", show_default=True, help="auto | cpu | cuda | mps.")

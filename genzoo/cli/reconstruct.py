@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from genzoo.capabilities import Reconstructs, require
+from genzoo.cli.checks import COUNT, SEED
 from genzoo.console import console, esc
 from genzoo.errors import GenzooError
 
@@ -50,8 +51,8 @@ def parse_labels(label: str | None, n: int) -> list[int] | None:
 @click.option("--out", default="reconstructions.png", show_default=True, help="PNG grid: inputs over reconstructions.")
 @click.option("--label", help="Class of the images for conditional models (e.g. cvae): 3, or one per image 0,3,1.")
 @click.option("--sample", "draw", is_flag=True, help="Decode a draw from q(z|x) instead of its mean.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed for --sample.")
-@click.option("--nrow", type=int, default=8, show_default=True, help="Images per row.")
+@click.option("--seed", type=int, default=0, show_default=True, callback=SEED, help="Seed for --sample.")
+@click.option("--nrow", type=int, default=8, show_default=True, callback=COUNT, help="Images per row.")
 @click.option("--device", default="cpu", show_default=True, help="auto | cpu | cuda | mps.")
 def reconstruct(source: str, images: tuple[str, ...], out: str, label: str | None, draw: bool, seed: int,
                 nrow: int, device: str) -> None:

@@ -11,6 +11,7 @@ import click
 
 from genzoo.capabilities import ShowsTrajectory, require
 from genzoo.cli import set_pairs
+from genzoo.cli.checks import COUNT, SEED, TRUNCATION, number
 from genzoo.console import console, esc
 from genzoo.errors import GenzooError
 from genzoo.registry import samplers
@@ -117,21 +118,21 @@ def write_images(images: Any, labels: Any, out: str, nrow: int | None) -> str:
 @click.argument("source", required=False)
 @click.option("--from-hub", "hub", metavar="USER/MODEL[@REV]", help="Load from the Hugging Face Hub (through the cache).")
 @click.option("--revision", help="Hub branch, tag or commit.")
-@click.option("-n", "--num", "n", type=int, default=64, show_default=True, help="Number of images.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same images.")
+@click.option("-n", "--num", "n", type=int, default=64, show_default=True, callback=COUNT, help="Number of images.")
+@click.option("--seed", type=int, default=0, show_default=True, callback=SEED, help="Same seed, same images.")
 @click.option("--out", default="samples.png", show_default=True,
               help="FILE.png for a grid, DIR/ for one PNG per image, FILE.npz for a uint8 (N, H, W, C) array.")
 @click.option("--label", help="Class for conditional models: 3, 0,1,2 or 'all' (a row per class).")
 @click.option("--sampler", help="Latent sampler (`genzoo list samplers`), e.g. truncated-normal.")
-@click.option("--truncation", type=float, help="Threshold for the truncated-normal sampler.")
+@click.option("--truncation", type=float, callback=TRUNCATION, help="Threshold for the truncated-normal sampler.")
 @click.option("--opt", "opts", multiple=True, metavar="KEY=VALUE", help="Extra sampler option (repeatable).")
-@click.option("--steps", type=int, help="Samplers that take steps (e.g. ddim): denoising steps, ddim's default 50; ddpm always runs all T.")
-@click.option("--eta", type=float, help="Samplers that take eta (e.g. ddim): 0 = deterministic (default), 1 = as noisy as DDPM.")
-@click.option("--guidance", type=float, help="Samplers that take guidance: classifier-free guidance scale; 1 = off, e.g. 3.0.")
+@click.option("--steps", type=int, callback=COUNT, help="Samplers that take steps (e.g. ddim): denoising steps, ddim's default 50; ddpm always runs all T.")
+@click.option("--eta", type=float, callback=number(0), help="Samplers that take eta (e.g. ddim): 0 = deterministic (default), 1 = as noisy as DDPM.")
+@click.option("--guidance", type=float, callback=number(0), help="Samplers that take guidance: classifier-free guidance scale; 1 = off, e.g. 3.0.")
 @click.option("--trajectory", type=click.Path(dir_okay=False),
               help="Models that show their sampling path: also write it as FILE.png (a row per image) or FILE.gif.")
-@click.option("--nrow", type=int, help="Images per grid row.")
-@click.option("--batch-size", type=int, default=256, show_default=True)
+@click.option("--nrow", type=int, callback=COUNT, help="Images per grid row.")
+@click.option("--batch-size", type=int, default=256, show_default=True, callback=COUNT)
 @click.option("--device", default="cpu", show_default=True, help="auto | cpu | cuda | mps.")
 @click.option("--compile", "compile_", is_flag=True,
               help="torch.compile the sampling network first: pays off for many images or many sampler steps.")

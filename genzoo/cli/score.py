@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from genzoo.cli.checks import COUNT, SEED, number
 from genzoo.cli.reconstruct import expand_images, parse_labels
 from genzoo.console import console, esc
 from genzoo.errors import GenzooError
@@ -16,11 +17,11 @@ from genzoo.errors import GenzooError
 @click.argument("source")
 @click.argument("images", nargs=-1, required=True)
 @click.option("--label", help="Class of the images for conditional models: 3, or one per image 0,3,1.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same scores.")
-@click.option("--samples", type=int, default=4, show_default=True, help="Latent-variable scores (e.g. an ELBO): z draws averaged per image.")
-@click.option("--steps", type=int, default=100, show_default=True, help="Latent-search scores (e.g. AnoGAN): Adam steps of the search.")
-@click.option("--restarts", type=int, default=8, show_default=True, help="Latent-search scores: prior draws the search starts from.")
-@click.option("--lam", type=float, default=0.1, show_default=True, help="Latent-search scores: weight of the discriminator term.")
+@click.option("--seed", type=int, default=0, show_default=True, callback=SEED, help="Same seed, same scores.")
+@click.option("--samples", type=int, default=4, show_default=True, callback=COUNT, help="Latent-variable scores (e.g. an ELBO): z draws averaged per image.")
+@click.option("--steps", type=int, default=100, show_default=True, callback=number(0), help="Latent-search scores (e.g. AnoGAN): Adam steps of the search.")
+@click.option("--restarts", type=int, default=8, show_default=True, callback=COUNT, help="Latent-search scores: prior draws the search starts from.")
+@click.option("--lam", type=float, default=0.1, show_default=True, callback=number(0, 1), help="Latent-search scores: weight of the discriminator term.")
 @click.option("--raw", is_flag=True, help="ELBO scores: the plain negative ELBO, without subtracting the pixel entropy.")
 @click.option("--out", help="Also write the scores to FILE.csv or FILE.json.")
 @click.option("--device", default="cpu", show_default=True, help="auto | cpu | cuda | mps.")

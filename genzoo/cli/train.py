@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from genzoo.cli import invoked_args, set_pairs
+from genzoo.cli.checks import COUNT, SEED, number
 from genzoo.config import read_config_file
 from genzoo.errors import GenzooError
 from genzoo.registry import families
@@ -22,26 +23,26 @@ def _overrides(config_file: str | None, sets: tuple[str, ...], **options: object
 @click.argument("family")
 @click.option("--data", help="Dataset: digits (default), fashion-mnist, folder:PATH ... (`genzoo list datasets`).")
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Where to look for dataset files first.")
-@click.option("--steps", type=int, help="Optimisation steps (default: the family's).")
-@click.option("--epochs", type=float, help="Train for this many passes over the data instead of --steps.")
-@click.option("--batch-size", type=int, help="Images per step.")
+@click.option("--steps", type=int, callback=COUNT, help="Optimisation steps (default: the family's).")
+@click.option("--epochs", type=float, callback=number(0, lo_open=True), help="Train for this many passes over the data instead of --steps.")
+@click.option("--batch-size", type=int, callback=COUNT, help="Images per step.")
 @click.option("--out", type=click.Path(file_okay=False), help="Run directory (default: runs/<family>-<data>[-N]).")
 @click.option("--max-time", help="Wall-clock budget, e.g. 90s, 10m, 1h: stop cleanly, checkpoint and samples written.")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Set a config field (repeatable), e.g. --set lr=1e-4.")
 @click.option("--config", "config_file", type=click.Path(), help="JSON or YAML file of config fields.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out (or the latest matching run) from its last checkpoint.")
 @click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda[:N] | mps.")
-@click.option("--seed", type=int, help="Random seed (default 0): same seed, same run.")
+@click.option("--seed", type=int, callback=SEED, help="Random seed (default 0): same seed, same run.")
 @click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32", show_default=True, help="Autocast precision.")
 @click.option("--compile", "compile_", is_flag=True, help="torch.compile the networks.")
 @click.option("--channels-last", is_flag=True, help="Use channels-last memory format.")
 @click.option("--progress/--no-progress", default=None, help="Show a progress bar (default: on a terminal).")
-@click.option("--nproc", type=int, help="Train in N processes on this machine (torchrun --standalone, DDP; "
+@click.option("--nproc", type=int, callback=COUNT, help="Train in N processes on this machine (torchrun --standalone, DDP; "
               "--batch-size is per process). Under torchrun, leave it out.")
 @click.option("--sync-bn", is_flag=True, help="Multi-process: BatchNorm statistics over all processes' batches (SyncBatchNorm).")
-@click.option("--eval-every", type=int, help="Evaluate every N steps (log.jsonl; best value to the model card).")
+@click.option("--eval-every", type=int, callback=COUNT, help="Evaluate every N steps (log.jsonl; best value to the model card).")
 @click.option("--eval-metrics", default="fid", show_default=True, help="Metrics for --eval-every (`genzoo list metrics`).")
-@click.option("--eval-n", type=int, default=1000, show_default=True, help="Generated images per --eval-every evaluation.")
+@click.option("--eval-n", type=int, default=1000, show_default=True, callback=number(2), help="Generated images per --eval-every evaluation.")
 @click.option("--task", help="Image-to-image families (e.g. pix2pix): build (input, target) pairs from the data: "
               "superres[:2|4], inpaint[:K], denoise[:S], deblur[:S], edges, colorize.")
 @click.option("--direction", type=click.Choice(["AtoB", "BtoA"]), help="Image-to-image families with pairs: data: translate A to B (default) or B to A.")

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from genzoo.capabilities import TranslatesImages, require
+from genzoo.cli.checks import COUNT, SEED
 from genzoo.console import console, esc
 from genzoo.errors import GenzooError
 
@@ -50,7 +51,7 @@ def unique_names(paths: list[Path]) -> list[str]:
 @click.option("--data", help="Translate items of a dataset instead of files, e.g. fashion-mnist or pairs:PATH "
               "(pairs built with the run's task and direction); targets are known.")
 @click.option("--split", default="test", show_default=True, type=click.Choice(["train", "test"]), help="Split of --data.")
-@click.option("-n", "--num", "n", type=int, default=16, show_default=True, help="Items of --data to translate.")
+@click.option("-n", "--num", "n", type=int, default=16, show_default=True, callback=COUNT, help="Items of --data to translate.")
 @click.option("--from-targets", is_flag=True, help="Treat each INPUT as the target: build the model's input from it with "
               "the run's task (or --task), so the grid and --metrics can compare with it.")
 @click.option("--task", help="Paired task for --data/--from-targets instead of the run's, e.g. superres:4.")
@@ -61,8 +62,8 @@ def unique_names(paths: list[Path]) -> list[str]:
 @click.option("--direction", help="For models that translate several ways (e.g. AtoB, BtoA): which one; "
               "default: the model's first.")
 @click.option("--dropout", is_flag=True, help="Keep the generator's dropout on (the paper's noise); --seed picks it.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed for --dropout and for the task's randomness.")
-@click.option("--batch-size", type=int, default=64, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, callback=SEED, help="Seed for --dropout and for the task's randomness.")
+@click.option("--batch-size", type=int, default=64, show_default=True, callback=COUNT)
 @click.option("--device", default="cpu", show_default=True, help="auto | cpu | cuda | mps.")
 def translate(run: str, inputs: tuple[str, ...], out_dir: str | None, grid: str | None, data: str | None, split: str,
               n: int, from_targets: bool, task: str | None, metrics: bool, metrics_json: str | None, raw: bool, dropout: bool,

@@ -16,10 +16,12 @@ import hashlib
 import os
 import struct
 import urllib.request
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
@@ -62,6 +64,8 @@ class ImageDataset:
     class_names: list[str]
     source: str = ""
     extra: dict[str, Tensor] = field(default_factory=dict)
+    #: What loading did to the files (skipped, converted from 16 bits, resized ...): recorded in config.json.
+    notes: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return self.images.shape[0]
@@ -90,6 +94,7 @@ class ImageDataset:
             "class_names": self.class_names,
             "source": self.source,
             "normalisation": "x / 255 * 2 - 1 (values in [-1, 1])",
+            **({"notes": list(self.notes)} if self.notes else {}),
         }
 
 
@@ -158,7 +163,7 @@ def load_dataset(
     extra = {k: (to_model_range(v, size) if v.ndim == 4 else v) for k, v in raw.extra.items()}
     return ImageDataset(
         name=spec, split=split, images=x, labels=raw.labels, class_names=list(raw.class_names),
-        source=raw.source, extra=extra,
+        source=raw.source, extra=extra, notes=list(raw.notes),
     )
 
 
@@ -359,8 +364,78 @@ def _folder(arg: str | None, *, split: str, data_dir: str | None = None) -> RawI
     return read_image_folder(root)
 
 
+class UnreadableImage(GenzooError):
+    """An image file that cannot be read. ``kind``: "unreadable" (not an image, damaged) or
+    "too large" (more pixels than PIL's decompression-bomb limit, Image.MAX_IMAGE_PIXELS)."""
+
+    def __init__(self, path: Path, kind: str, reason: str) -> None:
+        self.path, self.kind, self.reason = Path(path), kind, reason
+        super().__init__(f"'{path}' is not a readable image ({reason}); fix or remove it")
+
+
+def read_image(path: str | Path) -> Image.Image:
+    """Open and decode one image file completely; raises :class:`UnreadableImage`.
+
+    Images above PIL's decompression-bomb limit (``Image.MAX_IMAGE_PIXELS`` pixels: the
+    warning band as well as the error band) are refused before they are decoded: a small
+    file can claim billions of pixels and exhaust memory.
+    """
+    path = Path(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                im.load()
+                out = im.copy()
+                out.format = im.format  # a copy has none; to_8bit reads it
+                return out
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise UnreadableImage(path, "too large", str(e).rstrip(".")) from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as e:
+        # SyntaxError: what some PIL plugins raise for a damaged header
+        raise UnreadableImage(path, "unreadable", str(e) or type(e).__name__) from None
+
+
+# PIL modes of images with more than 8 bits per sample, and their bit depth (None: from the values).
+_DEEP_MODES = {"I;16": 16, "I;16B": 16, "I;16L": 16, "I;16N": 16, "I;16S": 16, "I": None, "F": None}
+GRAY_MODES = ("L", "1", "LA", "P;L", *_DEEP_MODES)
+
+
+def to_8bit(im: Image.Image) -> tuple[Image.Image, str | None]:
+    """A 16-bit (``I;16*``), 32-bit integer (``I``) or float (``F``) grayscale image -> mode L,
+    scaled by its bit depth rather than clipped at 255; other images are returned as they are.
+
+    Returns (image, a few words on what was converted, or None). Depth: 16 for ``I;16*`` and
+    for ``I`` from a PNG (PNG stores at most 16 bits); otherwise the smallest of 8/16/32 bits
+    that holds the image's largest value. Floats in [0, 1] are scaled by 255.
+    """
+    if im.mode not in _DEEP_MODES:
+        return im, None
+    a = np.asarray(im).astype(np.float64)
+    bits = _DEEP_MODES[im.mode]
+    if im.mode == "F" and a.size and np.nanmin(a) >= 0 and np.nanmax(a) <= 1:
+        out, what = a * 255, "float images in [0, 1]"
+    else:
+        if bits is None:
+            top = float(np.nanmax(a)) if a.size else 0.0
+            bits = 16 if im.format == "PNG" else 8 if top <= 255 else 16 if top <= 65535 else 32
+        out, what = a / (2**bits - 1) * 255, f"{bits}-bit images"
+    out = np.nan_to_num(out, nan=0.0).clip(0, 255).round().astype(np.uint8)
+    return Image.fromarray(out, mode="L"), what
+
+
+def conversion_note(converted: dict[str, int], where: str) -> str:
+    parts = [f"{n} {what}" for what, n in sorted(converted.items())]
+    return f"converted {', '.join(parts)} in '{where}' to 8 bits, scaled by bit depth (not clipped)"
+
+
 def read_image_folder(root: Path, max_size: int = FOLDER_MAX_SIZE) -> RawImages:
-    """Read every image under ``root``; immediate subfolders become classes (sorted names)."""
+    """Read every image under ``root``; immediate subfolders become classes (sorted names).
+
+    Files that are not images, cannot be decoded, or are larger than PIL's decompression-bomb
+    limit are skipped and counted in the notes (with an example name). Images deeper than
+    8 bits are scaled to 8 bits by their bit depth (a note says so).
+    """
     subdirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if subdirs:
         groups = [(i, sorted(f for f in d.rglob("*") if f.is_file())) for i, d in enumerate(subdirs)]
@@ -374,23 +449,28 @@ def read_image_folder(root: Path, max_size: int = FOLDER_MAX_SIZE) -> RawImages:
     else:
         groups = [(-1, sorted(f for f in root.iterdir() if f.is_file()))]
         class_names = []
-    pics, labels, skipped, first_bad = [], [], 0, ""
+    pics, labels = [], []
+    skipped: dict[str, list[str]] = {}  # kind -> names
+    converted: dict[str, int] = {}
     for label, files in groups:
         for f in files:
             if f.name.startswith("."):
                 continue
             try:
-                with Image.open(f) as im:
-                    im.load()
-                    pics.append(im.copy())
-                labels.append(label)
-            except (UnidentifiedImageError, OSError, ValueError):
-                skipped += 1
-                first_bad = first_bad or f.name
+                im = read_image(f)
+            except UnreadableImage as e:
+                skipped.setdefault(e.kind, []).append(f.name)
+                continue
+            im, what = to_8bit(im)
+            if what:
+                converted[what] = converted.get(what, 0) + 1
+            pics.append(im)
+            labels.append(label)
     if not pics:
-        what = f"; {skipped} unreadable or non-image files skipped (e.g. {first_bad})" if skipped else ""
+        what = "".join(f"; {len(names)} {_skipped_what(kind)} skipped (e.g. {names[0]})" for kind, names in skipped.items())
         raise GenzooError(f"no images found in '{root}'{what}")
-    gray = all(p.mode in ("L", "1", "I;16", "I", "LA") for p in pics)
+    notes = [f"skipped {len(names)} {_skipped_what(kind)} in '{root}' (e.g. {names[0]})" for kind, names in skipped.items()]
+    gray = all(p.mode in GRAY_MODES for p in pics)
     channels = 1 if gray else 3
     sizes = {p.size for p in pics}
     side = min(min(s) for s in sizes)
@@ -405,13 +485,18 @@ def read_image_folder(root: Path, max_size: int = FOLDER_MAX_SIZE) -> RawImages:
             p = p.resize((side, side), Image.BICUBIC if s < side else Image.LANCZOS)
         t = torch.frombuffer(bytearray(p.tobytes()), dtype=torch.uint8).reshape(side, side, channels)
         tensors.append(t.permute(2, 0, 1))
-    notes = []
-    if skipped:
-        notes.append(f"skipped {skipped} unreadable or non-image files in '{root}' (e.g. {first_bad})")
+    if converted:
+        notes.append(conversion_note(converted, str(root)))
     if len(sizes) > 1:
         notes.append(f"images had {len(sizes)} different sizes; all were centre-cropped and resized to {side}x{side}")
     lab = torch.tensor(labels, dtype=torch.long) if class_names else None
     return RawImages(torch.stack(tensors), lab, class_names, native_size=side, source=str(root), notes=notes)
+
+
+def _skipped_what(kind: str) -> str:
+    if kind == "too large":
+        return f"images over the decompression-bomb limit of {Image.MAX_IMAGE_PIXELS} pixels (PIL's Image.MAX_IMAGE_PIXELS)"
+    return "unreadable or non-image files"
 
 
 register_dataset("folder", _folder)

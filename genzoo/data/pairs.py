@@ -16,7 +16,9 @@ Pairs of different sizes are centre-cropped to squares and resized to the smalle
 (at most 256 px), the same way on both sides, so they stay aligned.
 
 Errors name the offending files: names that do not match, different counts, A and B of
-one pair with different sizes, odd-width side-by-side files, unreadable images.
+one pair with different sizes, odd-width side-by-side files, unreadable images, and images
+above PIL's decompression-bomb limit. Images deeper than 8 bits (16-bit PNGs) are scaled to
+8 bits by their bit depth, and a note says so.
 """
 
 from __future__ import annotations
@@ -24,27 +26,32 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
-from genzoo.data import IMAGE_SUFFIXES, RawImages, register_dataset
+from genzoo.data import GRAY_MODES, IMAGE_SUFFIXES, RawImages, UnreadableImage, conversion_note, read_image, register_dataset
+from genzoo.data import to_8bit as _to_8bit
 from genzoo.data.tasks import INPUTS
 from genzoo.errors import GenzooError
 
 PAIRS_MAX_SIZE = 256
-_GRAY = ("L", "1", "I;16", "I", "LA", "P;L")
 
 
 def _images_in(folder: Path) -> list[Path]:
     return sorted(f for f in folder.iterdir() if f.is_file() and not f.name.startswith(".") and f.suffix.lower() in IMAGE_SUFFIXES)
 
 
-def _open(path: Path):  # noqa: ANN202 - PIL image
+def _open(path: Path, converted: dict[str, int]):  # noqa: ANN202 - PIL image
+    """The decoded image, at most 8 bits per sample (``converted`` counts what was scaled down)."""
     try:
-        with Image.open(path) as im:
-            im.load()
-            return im.copy()
-    except (UnidentifiedImageError, OSError, ValueError) as e:
-        raise GenzooError(f"'{path}' is not a readable image ({e}); fix or remove it") from None
+        im = read_image(path)
+    except UnreadableImage as e:
+        if e.kind == "too large":
+            raise GenzooError(f"'{path}' is too large to read safely ({e.reason}); shrink or remove it") from None
+        raise
+    im, what = _to_8bit(im)
+    if what:
+        converted[what] = converted.get(what, 0) + 1
+    return im
 
 
 def _split_dir(root: Path, split: str) -> tuple[Path, list[str]]:
@@ -111,12 +118,13 @@ def read_pairs(folder: Path, max_size: int = PAIRS_MAX_SIZE) -> tuple[torch.Tens
     """Read one split folder -> (A uint8 (N, Ca, S, S), B uint8 (N, Cb, S, S), notes)."""
     a_dir, b_dir = folder / "A", folder / "B"
     pairs = []  # (name for errors, A image, B image)
+    converted: dict[str, int] = {}
     if a_dir.is_dir() or b_dir.is_dir():
         if not (a_dir.is_dir() and b_dir.is_dir()):
             have, missing = (a_dir, b_dir) if a_dir.is_dir() else (b_dir, a_dir)
             raise GenzooError(f"'{folder}' has {have.name}/ but no {missing.name}/; paired folders need both A/ and B/")
         for fa, fb in match_folders(a_dir, b_dir):
-            ia, ib = _open(fa), _open(fb)
+            ia, ib = _open(fa, converted), _open(fb, converted)
             if ia.size != ib.size:
                 raise GenzooError(
                     f"pair '{fa.stem}' has different sizes: {fa} is {ia.size[0]}x{ia.size[1]} but {fb} is "
@@ -130,16 +138,16 @@ def read_pairs(folder: Path, max_size: int = PAIRS_MAX_SIZE) -> tuple[torch.Tens
                 f"no image pairs in '{folder}'; expected side-by-side A|B images, or folders A/ and B/ with matching names"
             )
         for f in files:
-            im = _open(f)
+            im = _open(f, converted)
             w, h = im.size
             if w % 2:
                 raise GenzooError(f"'{f}' is {w} px wide; a side-by-side A|B pair needs an even width (two halves of {w // 2}+ px)")
             pairs.append((str(f), im.crop((0, 0, w // 2, h)), im.crop((w // 2, 0, w, h))))
-    gray_a = all(p[1].mode in _GRAY for p in pairs)
-    gray_b = all(p[2].mode in _GRAY for p in pairs)
+    gray_a = all(p[1].mode in GRAY_MODES for p in pairs)
+    gray_b = all(p[2].mode in GRAY_MODES for p in pairs)
     sizes = {p[1].size for p in pairs}
     side = min(min(min(s) for s in sizes), max_size)
-    notes = []
+    notes = [conversion_note(converted, str(folder))] if converted else []
     if len(sizes) > 1:
         notes.append(f"pairs in '{folder}' have {len(sizes)} different sizes; all were centre-cropped and resized to {side}x{side}")
     elif any(w != h for w, h in sizes) or side != min(next(iter(sizes))):

@@ -40,6 +40,7 @@ class Result:
         higher_is_better: direction, for "best during training".
         baseline: what held-out real images score under the same protocol, where computed.
         files: images written for inspection (grids of neighbours, closest pairs).
+        note: what a reader should know about this number (e.g. why it has no std), printed below the table.
     """
 
     metric: str
@@ -50,6 +51,7 @@ class Result:
     higher_is_better: bool = False
     baseline: float | None = None
     files: list[str] = field(default_factory=list)
+    note: str = ""
 
     def card_entry(self) -> dict[str, Any]:
         """The shape model cards turn into model-index results (genzoo.cards)."""

@@ -145,11 +145,12 @@ def evaluate(
     if len(images) < 2:
         raise GenzooError(f"evaluation needs at least 2 generated images, got {len(images)}")
     spec = extractor or default_extractor(data)
-    ex = get_extractor(spec, device=_device(device))
-    ctx = EvalContext(images=images, data=data, extractor=ex, n_ref=n_ref or len(images), split=split, seed=seed,
-                      batch_size=batch_size, data_dir=data_dir, out_dir=Path(out_dir) if out_dir else None,
-                      use_cache=use_cache, labels=labels)
-    _check_data(ctx)
+    ctx = EvalContext(images=images, data=data, extractor=None, n_ref=n_ref or len(images),  # type: ignore[arg-type]
+                      split=split, seed=seed, batch_size=batch_size, data_dir=data_dir,
+                      out_dir=Path(out_dir) if out_dir else None, use_cache=use_cache, labels=labels)
+    _check_data(ctx)  # the real data first: a bad --data fails before a feature extractor is fetched
+    ctx.extractor = get_extractor(spec, device=_device(device))
+    ex = ctx.extractor
     results: list[Result] = []
     notes: list[str] = []
     timings: dict[str, float] = {}
