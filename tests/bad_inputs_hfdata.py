@@ -10,9 +10,9 @@ ROWS: list[tuple[str, list[str], str]] = [
     ("hfdata-bad-repo-id", ["train", "dcgan", "--data", "hf:user/../x", "--steps", "1", "--out", "{tmp}/r"],
      "is not a Hub repo id"),
     ("hfdata-unknown-option", ["train", "dcgan", "--data", "hf:user/ds?colour=red", "--steps", "1", "--out", "{tmp}/r"],
-     "unknown hf: option 'colour'; use image=COLUMN or label=COLUMN"),
+     "unknown hf: option 'colour'; use image=COLUMN, label=COLUMN (or none), stream=N"),
     ("hfdata-empty-option", ["train", "dcgan", "--data", "hf:user/ds?image=", "--steps", "1", "--out", "{tmp}/r"],
-     "hf: option 'image=' names no column"),
+     "hf: option 'image=' has no value"),
     ("hfdata-bad-config", ["train", "dcgan", "--data", "hf:user/ds:a b", "--steps", "1", "--out", "{tmp}/r"],
      "'a b' is not a dataset config name"),
     ("hfdata-not-cached-offline", ["train", "dcgan", "--data", "hf:user/missing", "--steps", "1", "--out", "{tmp}/r"],
@@ -21,4 +21,10 @@ ROWS: list[tuple[str, list[str], str]] = [
      "Hub dataset 'uoft-cs/cifar10' is not in the local dataset cache and HF_HUB_OFFLINE is set"),
     ("hfdata-alias-with-arg", ["train", "dcgan", "--data", "mnist:x", "--steps", "1", "--out", "{tmp}/r"],
      "'mnist' takes no ':' argument"),
+]
+ROWS += [
+    ("hfdata-stream-not-a-number", ["train", "dcgan", "--data", "hf:user/ds?stream=lots", "--steps", "1", "--out", "{tmp}/r"],
+     "hf: option stream='lots' must be a positive number of images"),
+    ("hfdata-stream-offline", ["train", "dcgan", "--data", "hf:user/ds?stream=100", "--steps", "1", "--out", "{tmp}/r"],
+     "stream= reads Hub dataset 'user/ds' from the Hub as it trains, and HF_HUB_OFFLINE is set"),
 ]

@@ -182,3 +182,18 @@ def test_train_dcgan_on_a_hub_dataset_through_the_cli(hfhub, tmp_path, cli):
     assert cfg["data"]["name"] == "hf:user/tiny-ds" and cfg["data"]["num_images"] == 32
     assert cfg["data"]["class_names"] == CLASSES and cfg["data"]["channels"] == 3
     assert (out / "model.safetensors").is_file()
+
+
+def test_stream_reads_only_the_first_rows_without_downloading(hfhub, tmp_path):
+    hfhub.add_dataset("user/tiny-ds", tiny_repo(tmp_path))
+    ds = load_dataset("hf:user/tiny-ds?stream=10")
+    assert ds.images.shape == (10, 3, 12, 12) and ds.class_names == CLASSES
+    assert ds.labels.tolist() == [i % 3 for i in range(10)]
+    routes = hfhub.routes()
+    assert any(r.startswith("GET /datasets/user/tiny-ds/resolve/") and r.endswith("train-00000-of-00001.parquet")
+               for r in routes), routes
+    # Streaming read the file over HTTP; nothing was saved in the download caches.
+    home = tmp_path / "hf-home"
+    assert not list(home.glob("hub/datasets--user--tiny-ds/blobs/*")) and not list(home.glob("datasets/downloads/*"))
+    full = load_dataset("hf:user/tiny-ds")
+    assert torch.equal(ds.images, full.images[:10])

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
 import os
 import re
 from collections.abc import Iterator
@@ -25,7 +26,7 @@ from urllib.parse import parse_qsl
 
 import torch
 
-from genzoo.console import progress_enabled
+from genzoo.console import make_progress, progress_enabled
 from genzoo.data import RawImages, is_gray, square_uint8
 from genzoo.errors import GenzooError
 from genzoo.hubenv import HubSettings, check_repo_id, check_revision
@@ -41,7 +42,8 @@ ALIASES: dict[str, tuple[str, int]] = {
     "celeba": ("nielsr/CelebA-faces", 64),
     "fashion_mnist": ("zalando-datasets/fashion_mnist", 28),
 }
-OPTIONS = ("image", "label")
+OPTIONS = ("image", "label", "stream")
+OPTION_HELP = "image=COLUMN, label=COLUMN (or none), stream=N"
 CONFIG_NAME = re.compile(r"^[\w.+-]{1,100}$")
 
 
@@ -63,9 +65,11 @@ def parse_hf(arg: str | None) -> HfSpec:
     options: dict[str, str] = {}
     for key, value in parse_qsl(query, keep_blank_values=True):
         if key not in OPTIONS:
-            raise GenzooError(f"unknown hf: option {key!r}; use {' or '.join(o + '=COLUMN' for o in OPTIONS)}")
+            raise GenzooError(f"unknown hf: option {key!r}; use {OPTION_HELP}")
         if not value:
-            raise GenzooError(f"hf: option '{key}=' names no column; e.g. ?{key}=COLUMN")
+            raise GenzooError(f"hf: option '{key}=' has no value; use {OPTION_HELP}")
+        if key == "stream" and not (value.isdigit() and int(value) > 0):
+            raise GenzooError(f"hf: option stream={value!r} must be a positive number of images, e.g. stream=10000")
         options[key] = value
     revision = None
     if "@" in body:
@@ -146,15 +150,24 @@ def _first_line(e: BaseException) -> str:
 
 
 def load_hf_split(spec: HfSpec, split: str) -> Any:
-    """The ``datasets.Dataset`` of ``split`` ('train' or 'test'; 'test' falls back to 'validation')."""
+    """The ``datasets.Dataset`` of ``split`` ('train' or 'test'; 'test' falls back to 'validation').
+
+    With the ``stream=N`` option, a streaming ``IterableDataset``: rows are read from the Hub as they
+    are decoded, and nothing is downloaded first (so only the first N images are ever fetched).
+    """
     ds_mod = _datasets()
     from huggingface_hub import errors as hf_errors  # here: slow to import; only Hub use needs it
 
     s = HubSettings.from_env()
     where = _describe(spec)
+    streaming = "stream" in spec.options
+    if streaming and s.offline:
+        raise GenzooError(f"stream= reads {where} from the Hub as it trains, and HF_HUB_OFFLINE is set; "
+                          "unset it, or drop stream= to use a downloaded copy")
     try:
         with _hub_settings(ds_mod, s), _quiet():
-            dd = ds_mod.load_dataset(spec.repo, spec.config, revision=spec.revision, cache_dir=datasets_cache_dir())
+            dd = ds_mod.load_dataset(spec.repo, spec.config, revision=spec.revision, cache_dir=datasets_cache_dir(),
+                                     streaming=streaming)
     except hf_errors.RevisionNotFoundError:
         raise GenzooError(f"revision '{spec.revision}' not found in {where.split(' at ')[0]}; "
                           "check the branch, tag or commit") from None
@@ -257,34 +270,42 @@ def class_names_of(feature: Any, labels: torch.Tensor) -> list[str]:
     return [str(i) for i in range(int(labels.max()) + 1)] if labels.numel() else []
 
 
-def to_raw(ds: Any, spec: HfSpec, where: str, max_size: int = HF_MAX_SIZE) -> RawImages:
-    """A ``datasets.Dataset`` -> RawImages: uint8 (N, C, S, S), decoded one image at a time.
+def to_raw(ds: Any, spec: HfSpec, where: str, max_size: int = HF_MAX_SIZE, limit: int | None = None) -> RawImages:
+    """A ``datasets.Dataset`` or streaming ``IterableDataset`` -> RawImages: uint8 (N, C, S, S), decoded one
+    image at a time (at most ``limit`` rows are read).
 
     C is 1 when the first images are grayscale, else 3; S is the smallest side among the first
     images, at most ``max_size``; every image is centre-cropped and resized to S.
     """
+    if ds.features is None:
+        raise GenzooError(f"{where} does not declare its columns' types (features), so genzoo cannot find the "
+                          "image column; load it without stream=, or ask its author to add dataset_info")
     image_col, label_col = find_columns(ds.features, spec.options, where)
-    n = len(ds)
-    if n == 0:
-        raise GenzooError(f"{where} has no rows in this split")
-    head = [ds[i][image_col] for i in range(min(n, 64))]
-    head = [p for p in head if p is not None]
-    if not head:
-        raise GenzooError(f"{where}: the first rows of column '{image_col}' hold no images")
-    gray = all(is_gray(p) for p in head)
-    side = min(min(min(p.size) for p in head), max_size)
-    out = torch.empty(n, 1 if gray else 3, side, side, dtype=torch.uint8)
-    sizes, k = set(), 0
-    skipped = 0
-    for row in ds.select_columns([image_col]):
-        p = row[image_col]
-        if p is None:
-            skipped += 1
-            continue
-        sizes.add(p.size)
-        out[k] = square_uint8(p, side, gray)
-        k += 1
-    out = out[:k]
+    total = len(ds) if hasattr(ds, "__len__") else None
+    if limit is not None:
+        total = min(total, limit) if total is not None else limit
+    rows: Iterator[dict[str, Any]] = iter(ds.select_columns([image_col] + ([label_col] if label_col else [])))
+    if limit is not None:
+        rows = itertools.islice(rows, limit)
+    head = list(itertools.islice(rows, 64))
+    pics = [r[image_col] for r in head if r[image_col] is not None]
+    if not pics:
+        raise GenzooError(f"{where} has no images in this split (column '{image_col}' of its first rows is empty)")
+    gray = all(is_gray(p) for p in pics)
+    side = min(min(min(p.size) for p in pics), max_size)
+    images, labels_list, sizes, skipped = [], [], set(), 0
+    with make_progress() as bar:
+        task = bar.add_task(f"decoding {spec.repo}", total=total)
+        for row in itertools.chain(head, rows):
+            bar.advance(task)
+            p = row[image_col]
+            if p is None:
+                skipped += 1
+                continue
+            sizes.add(p.size)
+            images.append(square_uint8(p, side, gray))
+            if label_col:
+                labels_list.append(row[label_col])
     notes = []
     if skipped:
         notes.append(f"{skipped} rows of {where} had no image and were skipped")
@@ -292,19 +313,15 @@ def to_raw(ds: Any, spec: HfSpec, where: str, max_size: int = HF_MAX_SIZE) -> Ra
         notes.append(f"images had {len(sizes)} different sizes; all were centre-cropped and resized to {side}x{side}")
     labels, names = None, []
     if label_col is not None:
-        raw = ds[label_col]
-        if skipped:
-            keep = [i for i, p in enumerate(ds.select_columns([image_col]).with_format(None)) if p[image_col] is not None]
-            raw = [raw[i] for i in keep]
-        if any(v is None or v < 0 for v in raw):
+        if any(v is None or v < 0 for v in labels_list):
             notes.append(f"column '{label_col}' has missing labels; labels were dropped")
         else:
-            labels = torch.tensor(raw, dtype=torch.long)
+            labels = torch.tensor(labels_list, dtype=torch.long)
             names = class_names_of(ds.features[label_col], labels)
     source = f"hf:{spec.repo}" + (f":{spec.config}" if spec.config else "") + (
         f"@{spec.revision}" if spec.revision else "") + f" (image column '{image_col}'" + (
         f", label column '{label_col}')" if labels is not None else ")")
-    return RawImages(out, labels, names, native_size=side, source=source, notes=notes)
+    return RawImages(torch.stack(images), labels, names, native_size=side, source=source, notes=notes)
 
 
 _MEMO: dict[tuple[Any, ...], RawImages] = {}
@@ -318,7 +335,8 @@ def load_hf(arg: str | None, split: str) -> RawImages:
     if key in _MEMO:
         return dataclasses.replace(_MEMO[key])  # a shallow copy: load_dataset(limit=) reassigns fields
     where = _describe(spec)
-    raw = to_raw(load_hf_split(spec, split), spec, where)
+    limit = int(spec.options["stream"]) if "stream" in spec.options else None
+    raw = to_raw(load_hf_split(spec, split), spec, where, limit=limit)
     _MEMO.clear()
     _MEMO[key] = raw
     return dataclasses.replace(raw)
