@@ -12,6 +12,12 @@ logging the client's requests:
     GET  /api/models/{repo}/tree/{rev}[/{path}]    the file tree
     HEAD/GET /{repo}/resolve/{rev}/{path}          file content, with X-Repo-Commit and ETag
 
+Dataset repos (read-only; ``add_dataset``), for the ``datasets`` library:
+
+    GET  /api/datasets/{repo}[/revision/{rev}]     dataset info: sha, siblings
+    GET  /api/datasets/{repo}/tree/{rev}[/{path}]  the file tree
+    HEAD/GET /datasets/{repo}/resolve/{rev}/{path} file content (also what streaming reads)
+
 Every file is answered as a regular (non-LFS, non-Xet) file, so no large-file protocol is
 needed. Errors carry the ``X-Error-Code`` header the client maps to its exception types
 (RepoNotFound, RevisionNotFound, EntryNotFound). Repos live in a folder: ``repos/<ns>/<name>.json``
@@ -400,8 +406,6 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._dataset_info(repo_id, rest[1])
             if method == "GET" and len(rest) >= 2 and rest[0] == "tree":
                 return self._tree(repo_id, rest[1], "/".join(rest[2:]), q.get("recursive") in ("1", "true", "True"))
-            if method == "POST" and len(rest) == 2 and rest[0] == "paths-info":
-                return self._paths_info(repo_id, rest[1], body)
         if method in ("GET", "HEAD") and len(p) >= 6 and p[0] == DATASETS and p[3] == "resolve":
             return self._resolve(f"{DATASETS}/{p[1]}/{p[2]}", p[4], "/".join(p[5:]), head=method == "HEAD")
         if method in ("GET", "HEAD") and len(p) >= 5 and p[2] == "resolve":
@@ -468,25 +472,6 @@ class _Handler(BaseHTTPRequestHandler):
         if "README.md" in files:
             info["cardData"] = front_matter(self.hub.store.blob(files["README.md"]["blob"]).decode()) or {}
         self._json(200, info)
-
-    def _paths_info(self, key: str, rev: str, body: bytes) -> None:
-        repo = self._repo(key)
-        sha = self.hub.store.resolve(repo, rev)
-        files = repo["commits"][sha]["files"]
-        # The client posts a form (paths=a&paths=b&expand=...) or JSON.
-        try:
-            paths = json.loads(body or b"{}").get("paths", [])
-        except ValueError:
-            paths = parse_qs(body.decode()).get("paths", [])
-        out = []
-        for path in paths:
-            path = path.strip("/")
-            if path in files:
-                out.append({"type": "file", "oid": files[path]["oid"], "size": files[path]["size"], "path": path})
-            elif path == "" or any(f.startswith(path + "/") for f in files):
-                out.append({"type": "directory", "oid": hashlib.sha1(path.encode()).hexdigest(), "size": 0,
-                            "path": path})
-        self._json(200, out)
 
     def _tree(self, repo_id: str, rev: str, path: str, recursive: bool) -> None:
         repo = self._repo(repo_id)
