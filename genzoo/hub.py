@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import difflib
-import os
 import re
 import tempfile
 from collections.abc import Iterator
@@ -47,39 +46,20 @@ from genzoo.io import (
     read_header,
     read_json,
 )
+from genzoo.hubenv import COMMIT, REPO_ID, REVISION, HubSettings, check_repo_id, check_revision
 from genzoo.registry import families
+
+__all__ = ["COMMIT", "REPO_ID", "REVISION", "HubSettings", "check_repo_id", "check_revision", "download", "load",
+           "push"]  # the first six live in genzoo.hubenv (genzoo.data.hf needs them without this module's imports)
 
 if TYPE_CHECKING:  # genzoo.family imports this module to load pretrained models
     from genzoo.config import ModelConfig
     from genzoo.family import Family, GenerativeModel
 
-REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
-#: A branch or tag name (segments of letters, digits, '_', '.', '+', '-', not starting with '.', '+' or '-',
-#: joined by '/'; refs/pr/1 included) or a commit id.
-REVISION = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]*(/[A-Za-z0-9_][A-Za-z0-9_.+-]*)*$")
-COMMIT = re.compile(r"^[0-9a-f]{40}$")
 #: A PEP 508 distribution name: only such a name is ever suggested to `pip install`.
 DISTRIBUTION = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")
 #: The files a genzoo model repo holds; downloads fetch only these.
 HUB_FILES = (CONFIG_NAME, WEIGHTS_NAME, CARD_NAME, SAMPLES_NAME)
-
-
-def check_repo_id(repo_id: str) -> None:
-    """Refuse a Hub repo id that is not USER/MODEL (it names a folder in the cache)."""
-    if not REPO_ID.match(repo_id) or ".." in repo_id or "--" in repo_id or len(repo_id) > 96:
-        raise GenzooError(f"{repo_id!r} is not a Hub repo id; use USER/MODEL (letters, digits, '-', '_', '.')")
-
-
-def check_revision(revision: str | None) -> None:
-    """Refuse a revision that is not a branch, tag or commit name: it becomes a path in the Hub cache,
-    so '..' segments, absolute paths and control characters must never reach it."""
-    if revision is None:
-        return
-    if not REVISION.match(revision) or any(seg in (".", "..") for seg in revision.split("/")) or len(revision) > 256:
-        raise GenzooError(
-            f"{revision!r} is not a Hub revision; use a branch or tag name (letters, digits, '_', '.', '+', '-', "
-            "'/' between parts, no '..') or a 40-digit commit id"
-        )
 
 
 def split_revision(source: str, revision: str | None = None) -> tuple[str, str | None]:
@@ -357,38 +337,6 @@ def load_state_strict(model: torch.nn.Module, state: dict[str, torch.Tensor], wh
 # ------------------------------------------------------------------------------------------
 # The Hub
 # ------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class HubSettings:
-    """huggingface_hub's environment variables, read now (see the module docstring)."""
-
-    endpoint: str | None
-    cache_dir: str | None
-    offline: bool
-
-    @classmethod
-    def from_env(cls) -> HubSettings:
-        env = os.environ
-        endpoint = env.get("HF_ENDPOINT", "").strip().rstrip("/") or None
-        cache = env.get("HF_HUB_CACHE") or None
-        if not cache and env.get("HF_HOME"):
-            cache = os.path.join(os.path.expanduser(os.path.expandvars(env["HF_HOME"])), "hub")
-        offline = env.get("HF_HUB_OFFLINE", "").strip().upper() in ("1", "ON", "YES", "TRUE")
-        try:
-            from huggingface_hub import constants  # here: slow to import; only Hub use needs it
-
-            offline = offline or bool(constants.HF_HUB_OFFLINE)
-        except ImportError:  # pragma: no cover - a core dependency
-            pass
-        return cls(endpoint, cache, offline)
-
-    def where(self) -> str:
-        if self.endpoint:
-            return self.endpoint
-        from huggingface_hub import constants  # here: slow to import; only Hub use needs it
-
-        return constants.ENDPOINT
-
-
 def _hf() -> Any:
     try:
         import huggingface_hub  # here: slow to import; only Hub use needs it

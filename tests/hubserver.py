@@ -12,6 +12,12 @@ logging the client's requests:
     GET  /api/models/{repo}/tree/{rev}[/{path}]    the file tree
     HEAD/GET /{repo}/resolve/{rev}/{path}          file content, with X-Repo-Commit and ETag
 
+Dataset repos (read-only; ``add_dataset``), for the ``datasets`` library:
+
+    GET  /api/datasets/{repo}[/revision/{rev}]     dataset info: sha, siblings
+    GET  /api/datasets/{repo}/tree/{rev}[/{path}]  the file tree
+    HEAD/GET /datasets/{repo}/resolve/{rev}/{path} file content (also what streaming reads)
+
 Every file is answered as a regular (non-LFS, non-Xet) file, so no large-file protocol is
 needed. Errors carry the ``X-Error-Code`` header the client maps to its exception types
 (RepoNotFound, RevisionNotFound, EntryNotFound). Repos live in a folder: ``repos/<ns>/<name>.json``
@@ -39,6 +45,8 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 TOKEN = "hf_genzoo_test_token"
+#: Dataset repos live in the store under this prefix ("datasets/NS/NAME"), apart from model repos.
+DATASETS = "datasets"
 # Licence ids the real Hub accepts include these (a subset is enough here).
 LICENSES = {"mit", "apache-2.0", "bsd-3-clause", "cc-by-4.0", "cc-by-sa-4.0", "cc-by-nc-4.0", "cc0-1.0",
             "openrail", "other", "unknown"}
@@ -263,6 +271,10 @@ class HubServer:
             data[k] = v.read_bytes() if isinstance(v, Path) else v.encode() if isinstance(v, str) else v
         return self.store.commit(repo_id, branch, message, data)
 
+    def add_dataset(self, repo_id: str, files: dict[str, bytes | str | Path], **kw: Any) -> str:
+        """Like add_files, for a dataset repo (served under /api/datasets/ and /datasets/)."""
+        return self.add_files(f"{DATASETS}/{repo_id}", files, **kw)
+
     def file_list(self, repo_id: str, rev: str = "main") -> list[str]:
         return sorted(self.store.files(repo_id, rev)[1])
 
@@ -385,6 +397,17 @@ class _Handler(BaseHTTPRequestHandler):
                 self._repo(repo_id)
                 store.create_branch(repo_id, rest[1], json.loads(body or b"{}").get("startingPoint"))
                 return self._json(200, {})
+        if len(p) >= 4 and p[:2] == ["api", "datasets"]:
+            # Dataset repos (read-only here): stored under the key "datasets/NS/NAME".
+            repo_id, rest = f"{DATASETS}/{p[2]}/{p[3]}", p[4:]
+            if method == "GET" and not rest:
+                return self._dataset_info(repo_id, "main")
+            if method == "GET" and len(rest) == 2 and rest[0] == "revision":
+                return self._dataset_info(repo_id, rest[1])
+            if method == "GET" and len(rest) >= 2 and rest[0] == "tree":
+                return self._tree(repo_id, rest[1], "/".join(rest[2:]), q.get("recursive") in ("1", "true", "True"))
+        if method in ("GET", "HEAD") and len(p) >= 6 and p[0] == DATASETS and p[3] == "resolve":
+            return self._resolve(f"{DATASETS}/{p[1]}/{p[2]}", p[4], "/".join(p[5:]), head=method == "HEAD")
         if method in ("GET", "HEAD") and len(p) >= 5 and p[2] == "resolve":
             return self._resolve(f"{p[0]}/{p[1]}", p[3], "/".join(p[4:]), head=method == "HEAD")
         self.hub.unhandled.append((method, self.path))
@@ -433,6 +456,21 @@ class _Handler(BaseHTTPRequestHandler):
             for key in ("library_name", "pipeline_tag", "model-index"):
                 if key in card:
                     info[key] = card[key]
+        self._json(200, info)
+
+    def _dataset_info(self, key: str, rev: str) -> None:
+        repo = self._repo(key)
+        sha = self.hub.store.resolve(repo, rev)
+        files = repo["commits"][sha]["files"]
+        repo_id = key.removeprefix(DATASETS + "/")
+        info: dict[str, Any] = {
+            "id": repo_id, "author": repo_id.split("/")[0], "sha": sha, "private": repo["private"],
+            "disabled": False, "gated": False, "downloads": 0, "likes": 0, "tags": [],
+            "lastModified": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(repo["commits"][sha]["time"])),
+            "siblings": [{"rfilename": f} for f in sorted(files)],
+        }
+        if "README.md" in files:
+            info["cardData"] = front_matter(self.hub.store.blob(files["README.md"]["blob"]).decode()) or {}
         self._json(200, info)
 
     def _tree(self, repo_id: str, rev: str, path: str, recursive: bool) -> None:

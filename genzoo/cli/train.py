@@ -21,7 +21,7 @@ def _overrides(config_file: str | None, sets: tuple[str, ...], **options: object
 
 @click.command()
 @click.argument("family")
-@click.option("--data", help="Dataset: digits (default), fashion-mnist, folder:PATH ... (`genzoo list datasets`).")
+@click.option("--data", help="Dataset: digits (default), fashion-mnist, folder:PATH, hf:USER/NAME ... (`genzoo list datasets`).")
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Where to look for dataset files first.")
 @click.option("--steps", type=int, callback=COUNT, help="Optimisation steps (default: the family's).")
 @click.option("--epochs", type=float, callback=number(0, lo_open=True), help="Train for this many passes over the data instead of --steps.")

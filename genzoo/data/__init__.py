@@ -330,7 +330,7 @@ def _fashion_file(split: str, kind: str, data_dir: str | None, verify: bool) -> 
 
 
 def _fashion(arg: str | None, *, split: str, data_dir: str | None = None) -> RawImages:
-    """Zalando's Fashion-MNIST, 28x28 garments in 10 classes, from IDX files (checksummed)."""
+    """Zalando's Fashion-MNIST, 28x28 garments, 10 classes, offline IDX files (Hub variant: hf:fashion_mnist)."""
     verify = os.environ.get("GENZOO_VERIFY_DATA", "1") != "0"
     ip = _fashion_file(split, "images", data_dir, verify)
     lp = _fashion_file(split, "labels", data_dir, verify)
@@ -470,27 +470,44 @@ def read_image_folder(root: Path, max_size: int = FOLDER_MAX_SIZE) -> RawImages:
         what = "".join(f"; {len(names)} {_skipped_what(kind)} skipped (e.g. {names[0]})" for kind, names in skipped.items())
         raise GenzooError(f"no images found in '{root}'{what}")
     notes = [f"skipped {len(names)} {_skipped_what(kind)} in '{root}' (e.g. {names[0]})" for kind, names in skipped.items()]
-    gray = all(p.mode in GRAY_MODES for p in pics)
-    channels = 1 if gray else 3
-    sizes = {p.size for p in pics}
-    side = min(min(s) for s in sizes)
-    side = min(side, max_size)
-    tensors = []
-    for p in pics:
-        p = p.convert("L" if gray else "RGB")
-        w, h = p.size
-        s = min(w, h)
-        p = p.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s))
-        if s != side:
-            p = p.resize((side, side), Image.BICUBIC if s < side else Image.LANCZOS)
-        t = torch.frombuffer(bytearray(p.tobytes()), dtype=torch.uint8).reshape(side, side, channels)
-        tensors.append(t.permute(2, 0, 1))
+    images, sizes = stack_pil(pics, max_size)
+    side = images.shape[-1]
     if converted:
         notes.append(conversion_note(converted, str(root)))
     if len(sizes) > 1:
         notes.append(f"images had {len(sizes)} different sizes; all were centre-cropped and resized to {side}x{side}")
     lab = torch.tensor(labels, dtype=torch.long) if class_names else None
-    return RawImages(torch.stack(tensors), lab, class_names, native_size=side, source=str(root), notes=notes)
+    return RawImages(images, lab, class_names, native_size=side, source=str(root), notes=notes)
+
+
+def stack_pil(pics: list[Image.Image], max_size: int = FOLDER_MAX_SIZE) -> tuple[Tensor, set[tuple[int, int]]]:
+    """PIL images -> uint8 (N, C, S, S) and the set of sizes seen.
+
+    C is 1 when every image is grayscale, else 3; S is the smallest side, at most ``max_size``;
+    each image is centre-cropped to a square and resized to S.
+    """
+    gray = all(is_gray(p) for p in pics)
+    sizes = {p.size for p in pics}
+    side = min(min(s) for s in sizes)
+    side = min(side, max_size)
+    return torch.stack([square_uint8(p, side, gray) for p in pics]), sizes
+
+
+def is_gray(p: Image.Image) -> bool:
+    return p.mode in GRAY_MODES
+
+
+def square_uint8(p: Image.Image, side: int, gray: bool) -> Tensor:
+    """One PIL image -> uint8 (C, side, side), C = 1 if ``gray`` else 3: centre-crop, then resize."""
+    channels = 1 if gray else 3
+    p = p.convert("L" if gray else "RGB")
+    w, h = p.size
+    s = min(w, h)
+    p = p.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s))
+    if s != side:
+        p = p.resize((side, side), Image.BICUBIC if s < side else Image.LANCZOS)
+    t = torch.frombuffer(bytearray(p.tobytes()), dtype=torch.uint8).reshape(side, side, channels)
+    return t.permute(2, 0, 1)
 
 
 def _skipped_what(kind: str) -> str:
@@ -513,3 +530,7 @@ def with_limit(ds: ImageDataset, n: int) -> ImageDataset:
 # and the paired-task registry (superres, inpaint, denoise, edges, colorize).
 from genzoo.data import pairs as pairs  # noqa: E402
 from genzoo.data import tasks as tasks  # noqa: E402
+
+# Hub datasets: importing registers `hf:NAME` and its aliases (mnist, cifar10, celeba); the
+# `datasets` library itself is imported only when one is loaded.
+from genzoo.data import hf as hf  # noqa: E402
