@@ -10,5 +10,5 @@ ROWS: list[tuple[str, list[str], str]] = [
     ("dpm-unknown-spacing", ["sample", "{dpm_diffusion_run}", "--sampler", "dpm++2m", "--opt", "spacing=middle",
                              "--out", "{tmp}/a.png"], "unknown spacing 'middle'"),
     ("dpm-guidance-negative", ["sample", "{dpm_diffusion_run}", "--sampler", "dpm++2m", "--guidance", "-1",
-                               "--out", "{tmp}/a.png"], "guidance must be >= 0"),
+                               "--out", "{tmp}/a.png"], "--guidance must be a finite number >= 0, got -1"),
 ]
