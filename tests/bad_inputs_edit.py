@@ -34,9 +34,9 @@ ROWS: list[tuple[str, list[str], str]] = [
      "the manifold grid needs a 2-D latent space and this model's has 4 dimensions"),
     ("latent-map-scatter-gan", ["latent-map", "{run}", "--kind", "scatter", "--out", "{tmp}/m.png"],
      "a latent scatter of encoded images " + ENCODER),
-    ("latent-map-size-one", ["latent-map", "{edit_vae2_run}", "--size", "1"], "--size must be between 2 and 64"),
+    ("latent-map-size-one", ["latent-map", "{edit_vae2_run}", "--size", "1"], "--size must be a whole number from 2 to 64, got 1"),
     ("latent-map-margin-too-big", ["latent-map", "{edit_vae2_run}", "--margin", "0.7"],
-     "--margin must be between 0 and 0.5"),
+     "--margin must be a finite number in (0, 0.5), got 0.7"),
     # --from-images
     ("interpolate-from-images-gan", ["interpolate", "{run}", "--from-images", IMG, IMG, "--out", "{tmp}/w.gif"],
      "--from-images " + ENCODER),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from genzoo.cli.checks import COUNT, SEED
 from genzoo.cli.sample import check_writable
 from genzoo.console import console, esc
 from genzoo.errors import GenzooError
@@ -12,14 +13,14 @@ from genzoo.errors import GenzooError
 @click.command()
 @click.argument("runs", nargs=-1, required=True)
 @click.option("--data", help="Labelled dataset (default: the one the first run was trained on).")
-@click.option("--real", type=int, default=1000, show_default=True, help="Real training images (class-balanced subset, drawn per seed).")
-@click.option("--synthetic", type=int, default=10000, show_default=True,
+@click.option("--real", type=int, default=1000, callback=COUNT, show_default=True, help="Real training images (class-balanced subset, drawn per seed).")
+@click.option("--synthetic", type=int, default=10000, callback=COUNT, show_default=True,
               help="Synthetic images added from each run (classes in turn), drawn once with --seed.")
-@click.option("--seeds", type=int, default=3, show_default=True, help="Classifier seeds (--seed, --seed + 1, ...): the spread.")
-@click.option("--seed", type=int, default=0, show_default=True, help="First seed; also the sampling seed.")
-@click.option("--steps", type=int, help="Classifier steps, the same for every training set "
+@click.option("--seeds", type=int, default=3, callback=COUNT, show_default=True, help="Classifier seeds (--seed, --seed + 1, ...): the spread.")
+@click.option("--seed", type=int, default=0, callback=SEED, show_default=True, help="First seed; also the sampling seed.")
+@click.option("--steps", type=int, callback=COUNT, help="Classifier steps, the same for every training set "
               "(default: two passes over real + synthetic, at least 500).")
-@click.option("--batch-size", type=int, default=128, show_default=True, help="Classifier batch size.")
+@click.option("--batch-size", type=int, default=128, callback=COUNT, show_default=True, help="Classifier batch size.")
 @click.option("--sampler", help="Sampler the synthetic images are drawn with (default: each model's).")
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Where to look for dataset files first.")
 @click.option("--device", default="cpu", show_default=True, help="Device the runs sample on: cpu | cuda[:N] | mps | auto.")

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from genzoo.cli.checks import COUNT, SEED, number
 from genzoo.cli.reconstruct import expand_images
 from genzoo.console import console, esc, make_progress
 from genzoo.errors import GenzooError
@@ -64,14 +65,14 @@ def _class_label(label: str | None, class_names: list[str]) -> int | None:
 @click.option("--strengths", default="-2,-1,0,1,2", show_default=True,
               help="How far to move along the direction, one column each (1 = the whole distance between the means).")
 @click.option("--out", default="edit.png", show_default=True, help="PNG: one row per image, a column per strength.")
-@click.option("-n", "--num", "n", type=int, help="Without images: how many sampled latents to edit (default 4).")
-@click.option("--seed", type=int, help="Without images: the seed of the sampled latents (default 0).")
+@click.option("-n", "--num", "n", type=int, callback=COUNT, help="Without images: how many sampled latents to edit (default 4).")
+@click.option("--seed", type=int, callback=SEED, help="Without images: the seed of the sampled latents (default 0).")
 @click.option("--label", help="Conditional models: the class the images are encoded and decoded with "
                               "(default: the direction's FROM class).")
 @click.option("--data", help="Labelled data whose class means give the direction (default: the model's training data).")
 @click.option("--split", type=click.Choice(DATA_SPLITS), default="train", show_default=True,
               help="Split of --data the class means come from.")
-@click.option("--per-class", type=int, default=1000, show_default=True,
+@click.option("--per-class", type=int, default=1000, callback=COUNT, show_default=True,
               help="Images of each class averaged into its mean latent (the first ones in the data).")
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Where to look for dataset files first.")
 @click.option("--device", default="cpu", show_default=True, help="auto | cpu | cuda | mps.")
@@ -152,15 +153,15 @@ def edit(source: str, images: tuple[str, ...], direction: str, strengths: str, o
               help="manifold: decode a grid over a 2-D latent space; scatter: the encoded data coloured by class "
                    "(PCA to 2-D above 2 dimensions); auto: manifold for a 2-D latent, else scatter.")
 @click.option("--out", default="latent-map.png", show_default=True, help="PNG picture.")
-@click.option("--size", type=int, default=15, show_default=True, help="manifold: images per side of the grid.")
-@click.option("--margin", type=float, default=0.05, show_default=True,
+@click.option("--size", type=int, default=15, callback=number(2, 64), show_default=True, help="manifold: images per side of the grid.")
+@click.option("--margin", type=float, default=0.05, callback=number(0, 0.5, lo_open=True, hi_open=True), show_default=True,
               help="manifold: the grid spans the quantiles MARGIN .. 1 - MARGIN of each latent axis.")
 @click.option("--sampler", help="manifold: whose quantiles span the grid (default: the model's sampler, e.g. the "
                                 "normal prior, or the fitted gmm of an autoencoder).")
 @click.option("--label", help="manifold, conditional models: the class to decode with.")
 @click.option("--data", help="scatter: labelled data to encode (default: the model's training data).")
 @click.option("--split", type=click.Choice(DATA_SPLITS), default="test", show_default=True, help="scatter: split of --data.")
-@click.option("-n", "--num", "n", type=int, default=5000, show_default=True, help="scatter: images to encode (the first N).")
+@click.option("-n", "--num", "n", type=int, default=5000, callback=COUNT, show_default=True, help="scatter: images to encode (the first N).")
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Where to look for dataset files first.")
 @click.option("--device", default="cpu", show_default=True, help="auto | cpu | cuda | mps.")
 def latent_map(source: str, kind: str, out: str, size: int, margin: float, sampler: str | None, label: str | None,

@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from genzoo.capabilities import Restores, require
+from genzoo.cli.checks import COUNT, SEED, number
 from genzoo.console import console, esc
 from genzoo.errors import GenzooError
 
@@ -28,17 +29,17 @@ from genzoo.errors import GenzooError
               "restore it and compare (grid and --metrics).")
 @click.option("--data", help="Restore held-out items of a dataset instead of a file, e.g. fashion-mnist (degraded with --task).")
 @click.option("--split", default="test", show_default=True, type=click.Choice(["train", "test"]), help="Split of --data.")
-@click.option("-n", "--num", "n", type=int, default=16, show_default=True, help="Items of --data to restore.")
+@click.option("-n", "--num", "n", type=int, default=16, callback=COUNT, show_default=True, help="Items of --data to restore.")
 @click.option("--metrics", is_flag=True, help="Print PSNR and SSIM against the originals, for the restoration, "
               "the task's trivial baseline and A^+ y (no prior).")
 @click.option("--metrics-json", type=click.Path(dir_okay=False), help="Also write the metrics to this JSON file.")
-@click.option("--steps", type=int, default=100, show_default=True, help="Sampler steps.")
-@click.option("--eta", type=float, default=0.85, show_default=True, help="Sampler noise (DDIM eta; DDNM uses 0.85).")
-@click.option("--resample", type=int, default=1, show_default=True,
+@click.option("--steps", type=int, default=100, callback=COUNT, show_default=True, help="Sampler steps.")
+@click.option("--eta", type=float, default=0.85, callback=number(0, 1), show_default=True, help="Sampler noise (DDIM eta; DDNM uses 0.85).")
+@click.option("--resample", type=int, default=1, callback=COUNT, show_default=True,
               help="Takes of each step, re-noising in between (DDNM's time-travel; slower, better for large null spaces).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same restoration.")
-@click.option("--label", type=int, help="Class for a conditional model (default: unconditional).")
-@click.option("--batch-size", type=int, default=64, show_default=True)
+@click.option("--seed", type=int, default=0, callback=SEED, show_default=True, help="Same seed, same restoration.")
+@click.option("--label", type=int, callback=number(0), help="Class for a conditional model (default: unconditional).")
+@click.option("--batch-size", type=int, default=64, callback=COUNT, show_default=True)
 @click.option("--revision", help="Hub branch, tag or commit.")
 @click.option("--device", default="cpu", show_default=True, help="auto | cpu | cuda | mps.")
 def restore(source: str, image: str | None, task_spec: str, out: str, mask_path: str | None, from_targets: bool,
