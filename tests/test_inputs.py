@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import struct
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +14,7 @@ from genzoo.cli.checks import SEED_MAX, check_number, describe
 from genzoo.data import load_dataset, read_image, to_8bit
 from genzoo.errors import GenzooError
 from genzoo.images import load_images
+from tests.fixtures_commands import sparse_png
 
 
 def _png16(path: Path, arr: np.ndarray) -> Path:
@@ -24,19 +23,6 @@ def _png16(path: Path, arr: np.ndarray) -> Path:
     Image.fromarray(arr.astype(np.uint16)).save(path)
     with Image.open(path) as im:
         assert im.mode.startswith("I")  # PIL keeps it 16-bit: the case this file is about
-    return path
-
-
-def sparse_png(path: Path, width: int, height: int) -> Path:
-    """A valid PNG header claiming ``width`` x ``height`` 1-bit pixels, with almost no data: a
-    decompression bomb's size without its bytes (PIL refuses it from the header alone)."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
-                     + chunk(b"IEND", b""))
     return path
 
 

@@ -44,10 +44,6 @@ def augment(runs: tuple[str, ...], data: str | None, real: int, synthetic: int, 
     from genzoo.hub import load
     from genzoo.io import write_json
 
-    if real < 1 or synthetic < 1 or seeds < 1:
-        raise GenzooError(f"--real, --synthetic and --seeds must be at least 1, got {real}, {synthetic} and {seeds}")
-    if batch_size < 1 or (steps is not None and steps < 1):
-        raise GenzooError(f"--steps and --batch-size must be at least 1, got {steps} and {batch_size}")
     if json_out:
         try:
             check_writable(json_out)

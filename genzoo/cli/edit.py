@@ -99,8 +99,6 @@ def edit(source: str, images: tuple[str, ...], direction: str, strengths: str, o
 
     values = parse_strengths(strengths)
     dest = _check_png(out)
-    if per_class < 1:
-        raise GenzooError(f"--per-class must be at least 1, got {per_class}")
     if images and (n is not None or seed is not None):
         raise GenzooError("-n and --seed choose sampled latents to edit; with image files given, drop them")
     n = 4 if n is None else n
@@ -177,10 +175,6 @@ def latent_map(source: str, kind: str, out: str, size: int, margin: float, sampl
     from genzoo.hub import load
 
     dest = _check_png(out)
-    if not 2 <= size <= 64:
-        raise GenzooError(f"--size must be between 2 and 64 images a side, got {size}")
-    if not 0 < margin < 0.5:
-        raise GenzooError(f"--margin must be between 0 and 0.5 (a probability), got {margin}")
     if n < 2:
         raise GenzooError(f"-n must be at least 2 images to map, got {n}")
     model = load(source, device=device)

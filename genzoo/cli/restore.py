@@ -63,12 +63,6 @@ def restore(source: str, image: str | None, task_spec: str, out: str, mask_path:
         raise GenzooError(f"--out '{out}': the result is written as a .png file")
     if bool(image) == bool(data):
         raise GenzooError("give an IMAGE file or --data DATASET, exactly one")
-    if n < 1:
-        raise GenzooError(f"-n must be at least 1, got {n}")
-    if steps < 1:
-        raise GenzooError(f"--steps must be at least 1, got {steps}")
-    if resample < 1:
-        raise GenzooError(f"--resample must be at least 1, got {resample}")
     if mask_path and task_spec.partition(":")[0].strip() != "inpaint":
         raise GenzooError("--mask is for --task inpaint")
     task, raw_arg = parse_task(task_spec)
