@@ -111,16 +111,23 @@ def native_size(spec: str, data_dir: str | None = None) -> int:
     name, arg = parse_spec(spec)
     loader = datasets.get(name)
     fixed = getattr(loader, "native_size", None)
+    if callable(fixed):  # a loader that finds its size cheaply (folder: reads image headers only)
+        return int(fixed(arg, split="train", data_dir=data_dir))
     if fixed:
         return int(fixed)
     return load_raw(spec, split="train", data_dir=data_dir).native_size
 
 
-def load_raw(spec: str, *, split: str = "train", data_dir: str | None = None) -> RawImages:
+def load_raw(spec: str, *, split: str = "train", data_dir: str | None = None,
+             image_size: int | None = None) -> RawImages:
+    """The loader's RawImages. ``image_size`` reaches loaders marked ``takes_image_size``
+    (they decode straight at the model's size); others return their native size."""
     if split not in SPLITS:
         raise GenzooError(f"unknown split '{split}'; use one of {', '.join(SPLITS)}")
     name, arg = parse_spec(spec)
     loader = datasets.get(name)
+    if image_size and getattr(loader, "takes_image_size", False):
+        return loader(arg, split=split, data_dir=data_dir, image_size=image_size)
     return loader(arg, split=split, data_dir=data_dir)
 
 
@@ -140,7 +147,7 @@ def load_dataset(
         channels: the model's channel count; a mismatch with the data is an error.
         limit: keep only the first ``limit`` images (quick experiments and tests).
     """
-    raw = load_raw(spec, split=split, data_dir=data_dir)
+    raw = load_raw(spec, split=split, data_dir=data_dir, image_size=image_size)
     if raw.notes:
         for note in raw.notes:
             console.print(f"[yellow]note:[/] {esc(note)}")
@@ -345,186 +352,28 @@ _fashion.native_size = 28  # type: ignore[attr-defined]
 register_dataset("fashion-mnist", _fashion)
 
 
-# ------------------------------------------------------------------------------------------
-# folder:PATH - a folder of images; subfolders become class labels
-# ------------------------------------------------------------------------------------------
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
-FOLDER_MAX_SIZE = 64
-
-
-def _folder(arg: str | None, *, split: str, data_dir: str | None = None) -> RawImages:
-    """folder:PATH - images in a folder; subfolders become class labels."""
-    if not arg:
-        raise GenzooError("folder: needs a path, e.g. --data folder:~/pictures")
-    root = Path(arg).expanduser()
-    if not root.exists():
-        raise GenzooError(f"folder '{root}' does not exist")
-    if not root.is_dir():
-        raise GenzooError(f"'{root}' is not a folder; folder: takes a directory of images")
-    return read_image_folder(root)
-
-
-class UnreadableImage(GenzooError):
-    """An image file that cannot be read. ``kind``: "unreadable" (not an image, damaged) or
-    "too large" (more pixels than PIL's decompression-bomb limit, Image.MAX_IMAGE_PIXELS)."""
-
-    def __init__(self, path: Path, kind: str, reason: str) -> None:
-        self.path, self.kind, self.reason = Path(path), kind, reason
-        super().__init__(f"'{path}' is not a readable image ({reason}); fix or remove it")
-
-
-def read_image(path: str | Path) -> Image.Image:
-    """Open and decode one image file completely; raises :class:`UnreadableImage`.
-
-    Images above PIL's decompression-bomb limit (``Image.MAX_IMAGE_PIXELS`` pixels: the
-    warning band as well as the error band) are refused before they are decoded: a small
-    file can claim billions of pixels and exhaust memory.
-    """
-    path = Path(path)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
-                im.load()
-                out = im.copy()
-                out.format = im.format  # a copy has none; to_8bit reads it
-                return out
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-        raise UnreadableImage(path, "too large", str(e).rstrip(".")) from None
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as e:
-        # SyntaxError: what some PIL plugins raise for a damaged header
-        raise UnreadableImage(path, "unreadable", str(e) or type(e).__name__) from None
-
-
-# PIL modes of images with more than 8 bits per sample, and their bit depth (None: from the values).
-_DEEP_MODES = {"I;16": 16, "I;16B": 16, "I;16L": 16, "I;16N": 16, "I;16S": 16, "I": None, "F": None}
-GRAY_MODES = ("L", "1", "LA", "P;L", *_DEEP_MODES)
-
-
-def to_8bit(im: Image.Image) -> tuple[Image.Image, str | None]:
-    """A 16-bit (``I;16*``), 32-bit integer (``I``) or float (``F``) grayscale image -> mode L,
-    scaled by its bit depth rather than clipped at 255; other images are returned as they are.
-
-    Returns (image, a few words on what was converted, or None). Depth: 16 for ``I;16*`` and
-    for ``I`` from a PNG (PNG stores at most 16 bits); otherwise the smallest of 8/16/32 bits
-    that holds the image's largest value. Floats in [0, 1] are scaled by 255.
-    """
-    if im.mode not in _DEEP_MODES:
-        return im, None
-    a = np.asarray(im).astype(np.float64)
-    bits = _DEEP_MODES[im.mode]
-    if im.mode == "F" and a.size and np.nanmin(a) >= 0 and np.nanmax(a) <= 1:
-        out, what = a * 255, "float images in [0, 1]"
-    else:
-        if bits is None:
-            top = float(np.nanmax(a)) if a.size else 0.0
-            bits = 16 if im.format == "PNG" else 8 if top <= 255 else 16 if top <= 65535 else 32
-        out, what = a / (2**bits - 1) * 255, f"{bits}-bit images"
-    out = np.nan_to_num(out, nan=0.0).clip(0, 255).round().astype(np.uint8)
-    return Image.fromarray(out, mode="L"), what
-
-
-def conversion_note(converted: dict[str, int], where: str) -> str:
-    parts = [f"{n} {what}" for what, n in sorted(converted.items())]
-    return f"converted {', '.join(parts)} in '{where}' to 8 bits, scaled by bit depth (not clipped)"
-
-
-def read_image_folder(root: Path, max_size: int = FOLDER_MAX_SIZE) -> RawImages:
-    """Read every image under ``root``; immediate subfolders become classes (sorted names).
-
-    Files that are not images, cannot be decoded, or are larger than PIL's decompression-bomb
-    limit are skipped and counted in the notes (with an example name). Images deeper than
-    8 bits are scaled to 8 bits by their bit depth (a note says so).
-    """
-    subdirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    if subdirs:
-        groups = [(i, sorted(f for f in d.rglob("*") if f.is_file())) for i, d in enumerate(subdirs)]
-        class_names = [d.name for d in subdirs]
-        loose = [f for f in root.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES]
-        if loose:
-            raise GenzooError(
-                f"'{root}' mixes class subfolders with {len(loose)} loose images (e.g. {loose[0].name}); "
-                "move them into a subfolder or remove the subfolders"
-            )
-    else:
-        groups = [(-1, sorted(f for f in root.iterdir() if f.is_file()))]
-        class_names = []
-    pics, labels = [], []
-    skipped: dict[str, list[str]] = {}  # kind -> names
-    converted: dict[str, int] = {}
-    for label, files in groups:
-        for f in files:
-            if f.name.startswith("."):
-                continue
-            try:
-                im = read_image(f)
-            except UnreadableImage as e:
-                skipped.setdefault(e.kind, []).append(f.name)
-                continue
-            im, what = to_8bit(im)
-            if what:
-                converted[what] = converted.get(what, 0) + 1
-            pics.append(im)
-            labels.append(label)
-    if not pics:
-        what = "".join(f"; {len(names)} {_skipped_what(kind)} skipped (e.g. {names[0]})" for kind, names in skipped.items())
-        raise GenzooError(f"no images found in '{root}'{what}")
-    notes = [f"skipped {len(names)} {_skipped_what(kind)} in '{root}' (e.g. {names[0]})" for kind, names in skipped.items()]
-    images, sizes = stack_pil(pics, max_size)
-    side = images.shape[-1]
-    if converted:
-        notes.append(conversion_note(converted, str(root)))
-    if len(sizes) > 1:
-        notes.append(f"images had {len(sizes)} different sizes; all were centre-cropped and resized to {side}x{side}")
-    lab = torch.tensor(labels, dtype=torch.long) if class_names else None
-    return RawImages(images, lab, class_names, native_size=side, source=str(root), notes=notes)
-
-
-def stack_pil(pics: list[Image.Image], max_size: int = FOLDER_MAX_SIZE) -> tuple[Tensor, set[tuple[int, int]]]:
-    """PIL images -> uint8 (N, C, S, S) and the set of sizes seen.
-
-    C is 1 when every image is grayscale, else 3; S is the smallest side, at most ``max_size``;
-    each image is centre-cropped to a square and resized to S.
-    """
-    gray = all(is_gray(p) for p in pics)
-    sizes = {p.size for p in pics}
-    side = min(min(s) for s in sizes)
-    side = min(side, max_size)
-    return torch.stack([square_uint8(p, side, gray) for p in pics]), sizes
-
-
-def is_gray(p: Image.Image) -> bool:
-    return p.mode in GRAY_MODES
-
-
-def square_uint8(p: Image.Image, side: int, gray: bool) -> Tensor:
-    """One PIL image -> uint8 (C, side, side), C = 1 if ``gray`` else 3: centre-crop, then resize."""
-    channels = 1 if gray else 3
-    p = p.convert("L" if gray else "RGB")
-    w, h = p.size
-    s = min(w, h)
-    p = p.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s))
-    if s != side:
-        p = p.resize((side, side), Image.BICUBIC if s < side else Image.LANCZOS)
-    t = torch.frombuffer(bytearray(p.tobytes()), dtype=torch.uint8).reshape(side, side, channels)
-    return t.permute(2, 0, 1)
-
-
-def _skipped_what(kind: str) -> str:
-    if kind == "too large":
-        return f"images over the decompression-bomb limit of {Image.MAX_IMAGE_PIXELS} pixels (PIL's Image.MAX_IMAGE_PIXELS)"
-    return "unreadable or non-image files"
-
-
-register_dataset("folder", _folder)
-
-
 def with_limit(ds: ImageDataset, n: int) -> ImageDataset:
     return dataclasses.replace(
         ds, images=ds.images[:n], labels=None if ds.labels is None else ds.labels[:n],
         extra={k: v[:n] for k, v in ds.extra.items()},
     )
 
+
+# Folders of images (`folder:PATH`) and the one-image reading every loader shares; re-exported
+# here because pairs, hf, images and metrics import them from genzoo.data.
+from genzoo.data.folder import (  # noqa: E402
+    FOLDER_MAX_SIZE as FOLDER_MAX_SIZE,
+    GRAY_MODES as GRAY_MODES,
+    IMAGE_SUFFIXES as IMAGE_SUFFIXES,
+    UnreadableImage as UnreadableImage,
+    conversion_note as conversion_note,
+    is_gray as is_gray,
+    read_image as read_image,
+    read_image_folder as read_image_folder,
+    square_uint8 as square_uint8,
+    stack_pil as stack_pil,
+    to_8bit as to_8bit,
+)
 
 # Paired data for image-to-image models: importing registers `pairs:PATH`, `skimage-patches`
 # and the paired-task registry (superres, inpaint, denoise, edges, colorize).
