@@ -370,6 +370,8 @@ def read_label_table(path: Path, shown: str) -> dict[str, str | int]:
 
     CSV: a header row ``file,label`` then one row per image. JSON: an object {"file": label}.
     """
+    if path.suffix.lower() not in (".csv", ".json"):
+        raise GenzooError(f"labels file '{shown}' must end in .csv (columns file,label) or .json ({{\"file\": \"label\"}})")
     if not path.is_file():
         raise GenzooError(f"labels file '{shown}' does not exist; put it next to the images or fix labels=")
     try:
@@ -399,7 +401,7 @@ def read_label_table(path: Path, shown: str) -> dict[str, str | int]:
             raise GenzooError(f'labels file \'{shown}\' must be a non-empty JSON object {{"file": "label", ...}}')
         for file, label in data.items():
             add(file, label, f"labels file '{shown}'")
-    elif path.suffix.lower() == ".csv":
+    else:
         rows = list(csv.reader(text.splitlines()))
         if not rows or [c.strip().lower() for c in rows[0]] != ["file", "label"]:
             raise GenzooError(f"labels file '{shown}' must start with the header row 'file,label' "
@@ -412,8 +414,6 @@ def read_label_table(path: Path, shown: str) -> dict[str, str | int]:
             add(row[0], row[1], f"labels file '{shown}' line {n}")
         if not table:
             raise GenzooError(f"labels file '{shown}' has a header but no rows")
-    else:
-        raise GenzooError(f"labels file '{shown}' must end in .csv (columns file,label) or .json ({{\"file\": \"label\"}})")
     return table
 
 
@@ -454,7 +454,7 @@ class FolderSource(ImageSource):
         self.name = name or f"folder:{root}"
         self.source = str(root)
         o = options
-        base, notes = self._split_dir()
+        base, self._split_notes = self._split_dir()
         label_file = (root / o.labels) if o.labels else None
         listing = _walk(base, label_file)
         rel_base = base.relative_to(root).parts
@@ -505,12 +505,12 @@ class FolderSource(ImageSource):
                 labels = [index[t[0][:depth]] for t in listing]
         if not self.class_names:
             labels = [NO_LABEL] * len(listing)
-        self._scan(base, listing, labels, notes)
+        self._scan(base, listing, labels)
 
     def _split_dir(self) -> tuple[Path, list[str]]:
         """The folder holding this split: PATH/train, PATH/test (or val) when PATH has train/."""
         root = self.root
-        if not (root / "train").is_dir() or self.options.depth == 0:
+        if not (root / "train").is_dir():
             notes = [f"'{root}' has no train/ and test/ folders: the test split is the training images"] \
                 if self.split == "test" else []
             return root, notes
@@ -520,8 +520,7 @@ class FolderSource(ImageSource):
         raise GenzooError(f"'{root}' has a train/ folder but no {' or '.join(n + '/' for n in SPLIT_DIRS[self.split])} "
                           f"folder for the {self.split} split")
 
-    def _scan(self, base: Path, listing: list[tuple[tuple[str, ...], int, int]], labels: list[int],
-              notes: list[str]) -> None:
+    def _scan(self, base: Path, listing: list[tuple[tuple[str, ...], int, int]], labels: list[int]) -> None:
         global _PROBES
         o = self.options
         seen: dict[tuple[str, int, int], _Probe | UnreadableImage] = {}
@@ -566,7 +565,7 @@ class FolderSource(ImageSource):
         self._counts = _count_conversions(probes, self.channels)
         self._sizes = {(p.width, p.height) for p in probes}
         self._square = all(p.width == p.height for p in probes)
-        self.notes = notes + self.describe_notes()
+        self.notes = self.describe_notes()
 
     def describe_notes(self, deep: dict[str, int] | None = None, more_skipped: dict[str, list[str]] | None = None) -> list[str]:
         """What reading did to the files, for config.json. ``deep``: to_8bit's counts from decoding
@@ -575,7 +574,8 @@ class FolderSource(ImageSource):
         skipped = {k: list(v) for k, v in self._skipped.items()}
         for k, v in (more_skipped or {}).items():
             skipped.setdefault(k, []).extend(v)
-        notes = [f"skipped {len(n)} {_skipped_what(k)} in '{where}' (e.g. {n[0]})" for k, n in skipped.items()]
+        notes = list(self._split_notes)
+        notes += [f"skipped {len(n)} {_skipped_what(k)} in '{where}' (e.g. {n[0]})" for k, n in skipped.items()]
         deep = deep if deep is not None else c["deep"]
         if deep:
             notes.append(conversion_note(deep, where))
@@ -588,8 +588,6 @@ class FolderSource(ImageSource):
                 notes.append(f"converted {c[mode]} {mode} images to RGB (PIL's conversion, no colour profile)")
         if c["rotated"]:
             notes.append(f"turned {c['rotated']} images upright by their EXIF orientation")
-        if c["to_gray"]:
-            notes.append(f"{c['to_gray']} RGB images were converted to grayscale")
         if len(self._sizes) > 1:
             how = {"crop": "centre-cropped and resized", "resize": "resized (aspect ratio not kept)",
                    "pad": f"padded to squares with {o.background} and resized"}[o.fit]
@@ -644,15 +642,14 @@ class FolderSource(ImageSource):
                 k += 1
         if k == 0:
             raise GenzooError(f"no images found in '{self.root}'; {n} files looked like images but none could be decoded")
-        notes = [n for n in self.notes if n.startswith("'")]  # the split note
-        notes += self.describe_notes(deep=deep, more_skipped=failed)
+        notes = self.describe_notes(deep=deep, more_skipped=failed)
         lab = torch.tensor(labels, dtype=torch.long) if self.class_names else None
         return RawImages(out[:k] if k < n else out, lab, list(self.class_names), native_size=self.native_size,
                          source=str(self.root), notes=notes)
 
 
 def _count_conversions(probes: list[_Probe], channels: int) -> dict[str, Any]:
-    c: dict[str, Any] = {"alpha": 0, "rotated": 0, "to_gray": 0, "deep": {}}
+    c: dict[str, Any] = {"alpha": 0, "rotated": 0, "deep": {}}
     for p in probes:
         c["alpha"] += p.alpha
         c["rotated"] += p.orientation > 1
@@ -678,7 +675,7 @@ def read_image_folder(root: Path, max_size: int = FOLDER_MAX_SIZE) -> RawImages:
 
 
 def _folder(arg: str | None, *, split: str, data_dir: str | None = None, image_size: int | None = None) -> RawImages:
-    """folder:PATH[?labels=F.csv&fit=crop|resize|pad&depth=N&background=white|black] - your images; subfolders are classes."""
+    """folder:PATH - your images (decoded into memory at ``image_size``, or at most 64 px)."""
     return open_folder(arg, split=split, image_size=image_size, data_dir=data_dir).load()
 
 
@@ -686,6 +683,9 @@ def _folder_native_size(arg: str | None, *, split: str = "train", data_dir: str 
     return open_folder(arg, split=split, data_dir=data_dir).native_size
 
 
+_folder.description = (  # type: ignore[attr-defined]
+    "folder:PATH - your images; the first folder level below PATH is the class; train/ and test/ folders are "
+    "splits; options: ?labels=FILE.csv|FILE.json, fit=crop|resize|pad, depth=N, background=white|black")
 _folder.open_source = open_folder  # type: ignore[attr-defined]
 _folder.native_size = _folder_native_size  # type: ignore[attr-defined]
 _folder.takes_image_size = True  # type: ignore[attr-defined]
