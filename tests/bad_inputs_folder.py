@@ -13,6 +13,7 @@ def _train(spec: str) -> list[str]:
 ROWS: list[tuple[str, list[str], str]] = [
     ("folder-unknown-option", _train(f"folder:{D}?colour=red"),
      "unknown folder option 'colour'; options are labels=FILE.csv|FILE.json, fit=crop|resize|pad"),
+    ("folder-unknown-option-brackets", _train(f"folder:{D}?[red]x[/]=1"), "unknown folder option '[red]x[/]'"),
     ("folder-bad-fit", _train(f"folder:{D}?fit=stretch"), "unknown fit 'stretch' for folder:; use fit=crop"),
     ("folder-bad-background", _train(f"folder:{D}?fit=pad&background=grey"), "unknown background 'grey'"),
     ("folder-bad-depth", _train(f"folder:{D}?depth=two"), "depth='two' is not a whole number"),

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image
+from PIL import Image, ImageFile
 
 import genzoo.data.folder as gf
 from genzoo.data import load_dataset, load_raw, native_size
@@ -56,17 +56,21 @@ def test_lazy_reads_equal_the_in_memory_result_and_pickle(tmp_path):
 def test_scanning_reads_headers_only(tmp_path, monkeypatch):
     for i in range(3):
         _save(tmp_path / f"{i}.png", _noise((20, 28, 3), i))
+    exif = Image.Exif()
+    exif[0x0112] = 8
+    Image.fromarray(_noise((28, 20, 3), 9)).save(tmp_path / "4.jpg", exif=exif)  # upright: 20 tall, 28 wide
     good = (tmp_path / "0.png").read_bytes()
     (tmp_path / "3.png").write_bytes(good[: len(good) // 2])  # a valid header, damaged pixels
     monkeypatch.setattr(gf, "_PROBES", {})
-    monkeypatch.setattr(Image.Image, "load", lambda self: pytest.fail("scanning decoded pixels"))
+    for cls in (Image.Image, ImageFile.ImageFile):
+        monkeypatch.setattr(cls, "load", lambda self: pytest.fail("scanning decoded pixels"))
     src = open_folder(str(tmp_path))
-    assert len(src) == 4 and src.image_size == 20 and src.labels == [NO_LABEL] * 4
+    assert len(src) == 5 and src.image_size == 20 and src.labels == [NO_LABEL] * 5 and src._sizes == {(28, 20)}
     monkeypatch.undo()
     with pytest.raises(UnreadableImage, match="3.png"):
         src.read(3)
     raw = src.load()  # the in-memory loader skips it and says so
-    assert raw.images.shape == (3, 3, 20, 20)
+    assert raw.images.shape == (4, 3, 20, 20)
     assert any("skipped 1 unreadable or non-image files" in n and "3.png" in n for n in raw.notes)
 
 

@@ -273,23 +273,23 @@ def parse_folder(arg: str | None) -> tuple[Path, FolderOptions]:
     if sep:
         for key, value in parse_qsl(query, keep_blank_values=True):
             if key not in OPTIONS:
-                raise GenzooError(f"unknown folder option '{esc(key)}'; options are {OPTION_HELP}")
+                raise GenzooError(f"unknown folder option '{key}'; options are {OPTION_HELP}")
             if key in opts:
                 raise GenzooError(f"folder option '{key}' is given twice; give it once")
             opts[key] = value
         if not opts:
-            raise GenzooError(f"nothing after '?' in folder:{esc(arg)}; options are {OPTION_HELP}")
+            raise GenzooError(f"nothing after '?' in folder:{arg}; options are {OPTION_HELP}")
     fit = opts.get("fit", "crop")
     if fit not in FITS:
-        raise GenzooError(f"unknown fit '{esc(fit)}' for folder:; use fit=crop (centre square), fit=resize "
+        raise GenzooError(f"unknown fit '{fit}' for folder:; use fit=crop (centre square), fit=resize "
                           "(whole image, aspect not kept) or fit=pad (padded to a square)")
     background = opts.get("background", "white")
     if background not in BACKGROUNDS:
-        raise GenzooError(f"unknown background '{esc(background)}' for folder:; use background=white or background=black")
+        raise GenzooError(f"unknown background '{background}' for folder:; use background=white or background=black")
     depth = None
     if "depth" in opts:
         if not re.fullmatch(r"\d{1,2}", opts["depth"]):
-            raise GenzooError(f"folder option depth='{esc(opts['depth'])}' is not a whole number; use depth=0 "
+            raise GenzooError(f"folder option depth='{opts['depth']}' is not a whole number; use depth=0 "
                               "(no classes), 1 (the first folder level is the class), 2, ...")
         depth = int(opts["depth"])
     labels = opts.get("labels")
@@ -385,10 +385,10 @@ def read_label_table(path: Path, shown: str) -> dict[str, str | int]:
         if not isinstance(file, str) or not file.strip():
             raise GenzooError(f"{where}: empty or non-text file name; each entry names an image file")
         if isinstance(label, bool) or not isinstance(label, (str, int)) or (isinstance(label, str) and not label.strip()):
-            raise GenzooError(f"{where}: label {esc(json.dumps(label))} for '{esc(file)}' is empty or not text/an integer")
+            raise GenzooError(f"{where}: label {json.dumps(label)} for '{file}' is empty or not text/an integer")
         label = label.strip() if isinstance(label, str) else label
         if key in table and table[key] != label:
-            raise GenzooError(f"{where}: '{esc(file)}' is listed twice with different labels; keep one row")
+            raise GenzooError(f"{where}: '{file}' is listed twice with different labels; keep one row")
         table[key] = label
 
     if path.suffix.lower() == ".json":
@@ -405,7 +405,7 @@ def read_label_table(path: Path, shown: str) -> dict[str, str | int]:
         rows = list(csv.reader(text.splitlines()))
         if not rows or [c.strip().lower() for c in rows[0]] != ["file", "label"]:
             raise GenzooError(f"labels file '{shown}' must start with the header row 'file,label' "
-                              f"(found '{esc(','.join(rows[0]) if rows else '')}')")
+                              f"(found '{','.join(rows[0]) if rows else ''}')")
         for n, row in enumerate(rows[1:], start=2):
             if not row or all(not c.strip() for c in row):
                 continue
@@ -425,7 +425,7 @@ def labels_from_table(table: dict[str, str | int], shown: str) -> tuple[dict[str
         ints = {k: int(v) for k, v in table.items()}
         bad = [k for k, v in ints.items() if v < 0]
         if bad:
-            raise GenzooError(f"labels file '{shown}' gives '{esc(bad[0])}' the negative label {ints[bad[0]]}; "
+            raise GenzooError(f"labels file '{shown}' gives '{bad[0]}' the negative label {ints[bad[0]]}; "
                               "integer labels are class indices 0, 1, ...")
         return ints, [str(i) for i in range(max(ints.values()) + 1)]
     names = sorted({str(v) for v in values})
@@ -466,13 +466,13 @@ class FolderSource(ImageSource):
             missing = sorted(f for f in index if not (root / f).is_file())
             if missing:
                 raise GenzooError(f"labels file '{shown}' lists {len(missing)} files that are not in '{root}' "
-                                  f"({esc(_few(missing))}); remove those rows or add the files")
+                                  f"({_few(missing)}); remove those rows or add the files")
             keys = ["/".join((*rel_base, *parts)) for parts, _, _ in listing]
             unlisted = [k for k, (parts, _, _) in zip(keys, listing) if k not in index
                         and Path(parts[-1]).suffix.lower() in IMAGE_SUFFIXES]
             if unlisted:
                 raise GenzooError(f"{len(unlisted)} images in '{base}' are not in labels file '{shown}' "
-                                  f"({esc(_few(unlisted))}); add rows for them or move them out")
+                                  f"({_few(unlisted)}); add rows for them or move them out")
             keep = [k in index for k in keys]
             listing = [t for t, k in zip(listing, keep) if k]
             labels = [index[k] for k, k2 in zip(keys, keep) if k2]
@@ -495,12 +495,12 @@ class FolderSource(ImageSource):
                 if shallow:
                     raise GenzooError(
                         f"depth={depth} takes the class from the folders {depth} levels below '{base}', but "
-                        f"{len(shallow)} images are not that deep (e.g. {esc('/'.join(shallow[0]))}); move them "
+                        f"{len(shallow)} images are not that deep (e.g. {'/'.join(shallow[0])}); move them "
                         "or choose another depth=")
                 listing = [t for t in listing if len(t[0]) > depth]
                 unknown = sorted({t[0][:depth] for t in listing if t[0][:depth] not in index})
                 if unknown:
-                    raise GenzooError(f"class folder '{esc('/'.join(unknown[0]))}' of the {split} split has no "
+                    raise GenzooError(f"class folder '{'/'.join(unknown[0])}' of the {split} split has no "
                                       f"folder in '{class_base}'; add it there or remove it")
                 labels = [index[t[0][:depth]] for t in listing]
         if not self.class_names:
