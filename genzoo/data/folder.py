@@ -27,12 +27,14 @@ orientation is applied, and what was converted is said in the notes (config.json
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import json
 import os
 import re
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -77,19 +79,13 @@ class UnreadableImage(GenzooError):
         super().__init__(f"'{path}' is not a readable image ({reason}); fix or remove it")
 
 
-def _opened(path: Path, load: bool) -> Image.Image:
-    """Image.open (and decode when ``load``), with PIL's errors turned into UnreadableImage."""
+@contextlib.contextmanager
+def _pil_errors(path: Path) -> Iterator[None]:
+    """PIL's errors for one file -> UnreadableImage; decompression-bomb warnings are errors."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
-                if not load:
-                    im.info.setdefault("_orientation", _orientation(im) if im.format in EXIF_IN_HEADER else 1)
-                    return im  # closed on return; size, mode, format and info stay readable
-                im.load()
-                out = im.copy()
-                out.format = im.format  # a copy has none; to_8bit reads it
-                return out
+            yield
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
         raise UnreadableImage(path, "too large", str(e).rstrip(".")) from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as e:
@@ -104,7 +100,12 @@ def read_image(path: str | Path) -> Image.Image:
     warning band as well as the error band) are refused before they are decoded: a small
     file can claim billions of pixels and exhaust memory.
     """
-    return _opened(Path(path), load=True)
+    path = Path(path)
+    with _pil_errors(path), Image.open(path) as im:
+        im.load()
+        out = im.copy()
+        out.format = im.format  # a copy has none; to_8bit reads it
+        return out
 
 
 def _orientation(im: Image.Image) -> int:
@@ -320,12 +321,15 @@ _PROBES: dict[tuple[str, int, int], _Probe | UnreadableImage] = {}
 
 
 def _probe(path: Path) -> _Probe:
-    im = _opened(path, load=False)
-    o = int(im.info.get("_orientation", 1))
-    w, h = im.size
+    """One file's header (PIL's open reads no pixels). The EXIF orientation is read only where
+    it sits in the header (JPEG, TIFF, WebP); a PNG's is applied at decode time all the same."""
+    with _pil_errors(path), Image.open(path) as im:
+        o = _orientation(im) if im.format in EXIF_IN_HEADER else 1
+        w, h = im.size
+        mode, alpha = im.mode, has_alpha(im.mode, im.info)
     if o >= 5:  # orientations 5..8 swap width and height
         w, h = h, w
-    return _Probe(w, h, im.mode, has_alpha(im.mode, im.info), o)
+    return _Probe(w, h, mode, alpha, o)
 
 
 def _walk(base: Path, skip: Path | None) -> list[tuple[tuple[str, ...], int, int]]:
