@@ -195,7 +195,8 @@ class VAEConfig(ModelConfig):
     eval_images: int = bounded(10000, min=0)  # test-split images for the per-epoch held-out ELBO; 0 = off
     iwae_k: int = bounded(0, min=0)  # importance samples for the IWAE bound on log p(x) after training; 0 = off
     iwae_images: int = bounded(1000, min=1)  # test-split images the IWAE bound uses
-    gmm_components: int = bounded(10, min=1)  # Gaussian mixture fitted to the encoded training set (the gmm sampler)
+    # 30 components: on Fashion-MNIST (10-minute run) FID 4.57 against 5.36 with 10 and 4.53 with 100 (docs/vae.md)
+    gmm_components: int = bounded(30, min=1)  # Gaussian mixture fitted to the encoded training set (the default sampler)
     gmm_covariance: str = "full"  # full | diag
     gmm_fit_on: str = "mean"  # mean | sample: posterior means, or one draw from q(z | x) per image
     gmm_max_images: int = bounded(20000, min=1)  # training images encoded for the fit (a seeded random subset beyond this)
@@ -230,6 +231,12 @@ class VAEModel(LatentModel):
         self.generator = ConvDecoder(config.latent_dim, config.channels, config.image_size, config.width, k)
         self.likelihood = PixelLikelihood(config.likelihood, config.channels, config.sigma)
         self.latent_gmm = LatentGMM(config.gmm_components, config.latent_dim)
+
+    @property
+    def default_sampler(self) -> str:  # type: ignore[override]
+        """``gmm`` once the mixture is fitted (every trained model: it roughly matches the
+        aggregate posterior, where the decoder has seen data), else the prior ``normal``."""
+        return "gmm" if self.latent_gmm.is_fitted else "normal"
 
     # -- helpers ---------------------------------------------------------------------------
     def _inputs(self, images: Tensor, labels: Any) -> tuple[Tensor, Tensor | None]:
