@@ -66,6 +66,8 @@ class ImageDataset:
     extra: dict[str, Tensor] = field(default_factory=dict)
     #: What loading did to the files (skipped, converted from 16 bits, resized ...): recorded in config.json.
     notes: list[str] = field(default_factory=list)
+    #: How the run reads it (genzoo.data.pipeline: memory, cache or stream; the budget): in config.json.
+    reading: dict[str, Any] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return self.images.shape[0]
@@ -95,6 +97,7 @@ class ImageDataset:
             "source": self.source,
             "normalisation": "x / 255 * 2 - 1 (values in [-1, 1])",
             **({"notes": list(self.notes)} if self.notes else {}),
+            **({"reading": dict(self.reading)} if self.reading else {}),
         }
 
 
@@ -113,6 +116,9 @@ def native_size(spec: str, data_dir: str | None = None) -> int:
     fixed = getattr(loader, "native_size", None)
     if fixed:
         return int(fixed)
+    opener = getattr(loader, "open_source", None)
+    if opener is not None:  # lazy data: its source knows its native side without decoding everything
+        return int(opener(arg, split="train", image_size=None, data_dir=data_dir).image_size)
     return load_raw(spec, split="train", data_dir=data_dir).native_size
 
 
@@ -141,7 +147,15 @@ def load_dataset(
         limit: keep only the first ``limit`` images (quick experiments and tests).
     """
     raw = load_raw(spec, split=split, data_dir=data_dir)
-    if raw.notes:
+    return dataset_from_raw(raw, spec, split=split, image_size=image_size, channels=channels, limit=limit)
+
+
+def dataset_from_raw(
+    raw: RawImages, spec: str, *, split: str = "train", image_size: int | None = None, channels: int | None = None,
+    limit: int | None = None, quiet: bool = False,
+) -> ImageDataset:
+    """What :func:`load_dataset` makes of a loader's :class:`RawImages` (arguments as there)."""
+    if raw.notes and not quiet:
         for note in raw.notes:
             console.print(f"[yellow]note:[/] {esc(note)}")
     images = raw.images
