@@ -51,11 +51,11 @@ def parse_bytes(text: str | int, what: str = "--memory-limit") -> int:
     else:
         m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([a-zA-Z]*)\s*", str(text))
         if not m or m.group(2).lower() not in _UNITS:
-            raise GenzooError(f"{what} '{esc(text)}' is not a size; give a positive size such as 8GB, 500MB or 2GiB")
+            raise GenzooError(f"{what} '{text}' is not a size; give a positive size such as 8GB, 500MB or 2GiB")
         value, unit = float(m.group(1)), m.group(2).lower()
     n = int(value * _UNITS[unit])
     if n <= 0:
-        raise GenzooError(f"{what} '{esc(text)}' must be larger than zero; give a size such as 8GB")
+        raise GenzooError(f"{what} '{text}' must be larger than zero; give a size such as 8GB")
     return n
 
 
@@ -98,7 +98,7 @@ def memory_budget(option: str | int | None = None) -> MemoryBudget:
 def check_data_path(path: str | None) -> str:
     path = (path or "auto").strip().lower()
     if path not in DATA_PATHS:
-        raise GenzooError(f"unknown --data-path '{esc(path)}'; use one of {', '.join(DATA_PATHS)}")
+        raise GenzooError(f"unknown --data-path '{path}'; use one of {', '.join(DATA_PATHS)}")
     return path
 
 
@@ -111,7 +111,7 @@ def default_workers() -> int:
         except ValueError:
             n = -1
         if n < 0:
-            raise GenzooError(f"{WORKERS_ENV} '{esc(env)}' must be a whole number 0 or more")
+            raise GenzooError(f"{WORKERS_ENV} '{env}' must be a whole number 0 or more")
         return n
     try:
         cpus = len(os.sched_getaffinity(0))
@@ -340,8 +340,22 @@ def is_lazy(data: ImageDataset) -> bool:
 # ------------------------------------------------------------------------------------------
 # the disk cache
 # ------------------------------------------------------------------------------------------
-def cache_key(source: ImageSource) -> str:
-    text = f"{CACHE_FORMAT}|{source.fingerprint()}|{source.channels}|{source.image_size}|{len(source)}"
+def content_fingerprint(source: ImageSource) -> str:
+    """The source's fingerprint; for data already in memory (:class:`TensorSource`, whose
+    fingerprint names only the dataset and its geometry) also a digest of its pixels and labels,
+    so a dataset that changed under the same name never reuses a stale cache."""
+    fp = source.fingerprint()
+    if isinstance(source, TensorSource):
+        h = hashlib.sha256(fp.encode())
+        h.update(source.raw.images.contiguous().numpy().tobytes())  # once per run: cheap next to decoding
+        if source.raw.labels is not None:
+            h.update(source.raw.labels.contiguous().numpy().tobytes())
+        fp = h.hexdigest()[:16]
+    return fp
+
+
+def cache_key(source: ImageSource, fingerprint: str | None = None) -> str:
+    text = f"{CACHE_FORMAT}|{fingerprint or content_fingerprint(source)}|{source.channels}|{source.image_size}|{len(source)}"
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
@@ -349,12 +363,13 @@ def image_cache_dir() -> Path:
     return cache_dir() / "images"
 
 
-def check_cache(folder: Path, source: ImageSource) -> str | None:
+def check_cache(folder: Path, source: ImageSource, fingerprint: str | None = None) -> str | None:
     """None if ``folder`` holds a complete cache of ``source``, else what is wrong with it."""
+    fingerprint = fingerprint or content_fingerprint(source)
     try:
         meta = json.loads((folder / "meta.json").read_text())
         n, c, s = int(meta["n"]), int(meta["channels"]), int(meta["image_size"])
-        if meta.get("format") != CACHE_FORMAT or meta.get("fingerprint") != source.fingerprint():
+        if meta.get("format") != CACHE_FORMAT or meta.get("fingerprint") != fingerprint:
             return "it was made from other data"
         if (c, s) != (source.channels, source.image_size):
             return "it has another geometry"
@@ -374,7 +389,7 @@ def check_cache(folder: Path, source: ImageSource) -> str | None:
     return None
 
 
-def build_cache(source: ImageSource, folder: Path, *, quiet: bool = False) -> None:
+def build_cache(source: ImageSource, folder: Path, *, quiet: bool = False, fingerprint: str | None = None) -> None:
     """Decode every item of ``source`` into ``folder`` (images.npy, labels.npy, meta.json).
 
     Written in a temporary sibling folder and renamed into place at the end, so a killed build
@@ -386,7 +401,7 @@ def build_cache(source: ImageSource, folder: Path, *, quiet: bool = False) -> No
     parent.mkdir(parents=True, exist_ok=True)
     free = shutil.disk_usage(parent).free
     if free < need * 1.05:
-        raise GenzooError(f"the disk cache needs {human_bytes(need)} but {esc(parent)} has {human_bytes(free)} free; "
+        raise GenzooError(f"the disk cache needs {human_bytes(need)} but {parent} has {human_bytes(free)} free; "
                           "free space, set GENZOO_CACHE to another disk, or use --data-path stream")
     tmp = parent / f".{folder.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -412,14 +427,14 @@ def build_cache(source: ImageSource, folder: Path, *, quiet: bool = False) -> No
         arr.flush()
         del arr
         if kept == 0:
-            raise GenzooError(f"no readable images in '{esc(source.name)}' ({skipped} unreadable)")
+            raise GenzooError(f"no readable images in '{source.name}' ({skipped} unreadable)")
         if kept < n:  # shrink to the readable items: rewrite the header and truncate
             _shrink(tmp / "images.npy", n, kept, (c, s, s))
         np.save(tmp / "labels.npy", labels[:kept])
         notes = list(source.notes)
         if skipped:
             notes.append(f"skipped {skipped} unreadable item(s) of '{source.name}' while caching (e.g. {example})")
-        meta = {"format": CACHE_FORMAT, "fingerprint": source.fingerprint(), "name": source.name,
+        meta = {"format": CACHE_FORMAT, "fingerprint": fingerprint or content_fingerprint(source), "name": source.name,
                 "split": source.split, "n": kept, "n_source": n, "channels": c, "image_size": s,
                 "class_names": list(source.class_names), "source": source.source, "notes": notes}
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
@@ -451,22 +466,23 @@ def _npy_header_bytes(shape: tuple[int, ...], size: int) -> bytes:
 def open_cache(source: ImageSource, *, quiet: bool = False) -> tuple[CacheStorage, list[str]]:
     """The cache of ``source`` (built now if missing or damaged) and notes on what happened."""
     root = image_cache_dir()
-    folder = root / cache_key(source)
+    fp = content_fingerprint(source)
+    folder = root / cache_key(source, fp)
     notes: list[str] = []
     try:
         root.mkdir(parents=True, exist_ok=True)
         lock = open(root / f".{folder.name}.lock", "w")
     except OSError as e:
-        raise GenzooError(f"cannot use the cache folder {esc(root)} ({e.strerror}); set GENZOO_CACHE to a writable folder") from None
+        raise GenzooError(f"cannot use the cache folder {root} ({e.strerror}); set GENZOO_CACHE to a writable folder") from None
     with lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # several ranks: one builds, the others wait and then map it
         if folder.exists():
-            wrong = check_cache(folder, source)
+            wrong = check_cache(folder, source, fp)
             if wrong is not None:
                 notes.append(f"the disk cache {folder} was unusable ({wrong}); rebuilt it")
                 shutil.rmtree(folder, ignore_errors=True)
         if not folder.exists():
-            build_cache(source, folder, quiet=quiet)
+            build_cache(source, folder, quiet=quiet, fingerprint=fp)
         storage = CacheStorage(folder)
     notes.extend(storage.meta.get("notes", []))
     return storage, notes
@@ -509,7 +525,7 @@ def load_training_data(
     else:
         raw = load_raw(spec, split=split, data_dir=data_dir)
         if raw.images.ndim != 4 or raw.images.shape[0] == 0:
-            raise GenzooError(f"dataset '{esc(spec)}' gave no images")
+            raise GenzooError(f"dataset '{spec}' gave no images")
         source = None
         n, c, s = int(raw.images.shape[0]), int(raw.images.shape[1]), int(image_size or raw.native_size)
     fbytes = n * c * s * s * 4
@@ -517,7 +533,7 @@ def load_training_data(
     if chosen == "memory" and raw is not None and raw.extra:
         pass  # paired data: in memory (below)
     elif chosen != "memory" and raw is not None and raw.extra:
-        raise GenzooError(f"'{esc(spec)}' is paired data, which is read in memory only ({human_bytes(fbytes)} as float32); "
+        raise GenzooError(f"'{spec}' is paired data, which is read in memory only ({human_bytes(fbytes)} as float32); "
                           "raise --memory-limit or use --data-path memory")
     reading: dict[str, Any] = {"path": chosen, "float32_bytes": fbytes, "memory_limit": budget.limit,
                                "memory_limit_from": budget.how}

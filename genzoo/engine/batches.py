@@ -170,12 +170,18 @@ class Batches:
         loader = torch.utils.data.DataLoader(
             _Items(self.lazy.storage), batch_sampler=plan(), num_workers=self.workers,  # type: ignore[arg-type]
             collate_fn=_first, worker_init_fn=_one_thread, prefetch_factor=2,
+            # its own generator: starting workers must not draw from the global RNG (the training
+            # step's), or a resumed run would diverge from one that ran through
+            generator=torch.Generator().manual_seed(0),
         )
         return iter(loader)
 
     def close(self) -> None:
-        """Stop streaming workers (they also stop with the process)."""
-        self._stream = None
+        """Stop the streaming workers now (they would also stop with this process)."""
+        stream, self._stream = getattr(self, "_stream", None), None
+        shutdown = getattr(stream, "_shutdown_workers", None)  # DataLoader's iterator: joins its workers
+        if shutdown is not None:
+            shutdown()
 
     @property
     def epochs_completed(self) -> int:
@@ -205,4 +211,4 @@ class Batches:
     def load_state(self, tensors: dict[str, Tensor], scalars: dict[str, Any]) -> None:
         self.order.load_state(tensors, scalars)
         if self.lazy is not None:
-            self._stream = None  # prefetched batches belong to the old order
+            self.close()  # prefetched batches belong to the old order

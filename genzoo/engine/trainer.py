@@ -388,6 +388,7 @@ class Trainer:
                         self._after_step()
                 return self._finish()
         finally:  # however the run ends, the directory is free for the next one
+            self.batches.close()  # streaming workers hold forked copies of the lock's descriptor
             self._unlock()
 
     def _start(self) -> None:
