@@ -348,3 +348,19 @@ def test_two_processes_read_lazy_data_and_resume_exactly(cli, tmp_path, monkeypa
     assert cfg["data"]["reading"]["path"] == path and cfg["training"]["world_size"] == 2
     if path == "cache":
         assert len(list((tmp_path / "cache" / "images").glob("[0-9a-f]*"))) == 1  # one cache, shared by the ranks
+
+
+def test_paired_families_refuse_lazy_data_clearly(tmp_path):
+    with pytest.raises(GenzooError, match="pix2pix trains on paired data .* in memory only.*--data-path memory"):
+        Trainer(families.get("pix2pix"), overrides={"steps": 1, "task": "superres"}, out=tmp_path / "p",
+                data_path="cache", progress=False)
+
+
+def test_mean_image_of_lazy_data_equals_the_tensors():
+    from genzoo.plugin import mean_image  # the public accessor plugins use
+
+    src = Counting(raw_images(n=40))
+    lazy = LazyImages(open_cache(src, quiet=True)[0])
+    full = to_unit_range(src.raw.images)
+    assert torch.allclose(mean_image(lazy, chunk=7), mean_image(full), atol=1e-6)
+    assert mean_image(lazy).shape == (1, 3, 8, 8)

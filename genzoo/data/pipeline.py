@@ -337,6 +337,18 @@ def is_lazy(data: ImageDataset) -> bool:
     return isinstance(data.images, LazyImages)
 
 
+def mean_image(images: Tensor | LazyImages, chunk: int = 4096) -> Tensor:
+    """The mean image of a dataset's ``images`` (float (N, C, S, S) in [-1, 1], in memory or
+    lazy) -> float32 (1, C, S, S) in [0, 1] on the CPU. In-memory tensors are averaged in one
+    go, as before; lazy data chunk by chunk (float64 sums), never all at once."""
+    if not isinstance(images, LazyImages):
+        return ((images.float().cpu() + 1) / 2).mean(0, keepdim=True)
+    total = torch.zeros(1, *images.shape[1:], dtype=torch.float64)
+    for i in range(0, len(images), chunk):
+        total += ((images[i : i + chunk].double() + 1) / 2).sum(0, keepdim=True)
+    return (total / len(images)).float()
+
+
 # ------------------------------------------------------------------------------------------
 # the disk cache
 # ------------------------------------------------------------------------------------------
@@ -577,5 +589,5 @@ def load_training_data(
 __all__ = [
     "DATA_PATHS", "CacheStorage", "LazyImages", "LazyLabels", "MemoryBudget", "SourceStorage", "Storage",
     "build_cache", "cache_key", "check_cache", "check_data_path", "choose_path", "default_workers", "human_bytes",
-    "is_lazy", "load_training_data", "machine_ram", "memory_budget", "open_cache", "parse_bytes", "to_unit_range",
+    "is_lazy", "load_training_data", "mean_image", "machine_ram", "memory_budget", "open_cache", "parse_bytes", "to_unit_range",
 ]

@@ -38,7 +38,7 @@ from genzoo import distributed
 from genzoo.config import ModelConfig
 from genzoo.console import console, esc
 from genzoo.data import ImageDataset, native_size
-from genzoo.data.pipeline import check_data_path, load_training_data, parse_bytes
+from genzoo.data.pipeline import check_data_path, is_lazy, load_training_data, parse_bytes
 from genzoo.engine import checkpoint as ck
 from genzoo.engine.batches import Batches
 from genzoo.engine.context import TrainingContext
@@ -145,7 +145,13 @@ class Trainer:
         try:
             self.config, self.out, self.start_step, restored = self._open_run(config, overrides, out)
             # a family may adapt the data first (pix2pix: resize, build pairs from config.task)
-            self.data = family.prepare_data(data if data is not None else self._load_data(), self.config)
+            loaded = data if data is not None else self._load_data()
+            if family.needs and is_lazy(loaded):  # pairs and domains are built whole, in memory
+                raise GenzooError(
+                    f"{family.name} trains on paired data ({', '.join(family.needs)}), which is built and read in "
+                    f"memory only, and '{self.config.data}' is read lazily ({loaded.reading.get('path')}); raise "
+                    "--memory-limit or use --data-path memory")
+            self.data = family.prepare_data(loaded, self.config)
             if epochs is not None:
                 self.config = self.config.update({"steps": self._steps_for(epochs)})
             seed_everything(self.config.seed + rank)
