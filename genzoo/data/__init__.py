@@ -548,3 +548,6 @@ from genzoo.data import tasks as tasks  # noqa: E402
 # Hub datasets: importing registers `hf:NAME` and its aliases (mnist, cifar10, celeba); the
 # `datasets` library itself is imported only when one is loaded.
 from genzoo.data import hf as hf  # noqa: E402
+
+# Generated images for benchmarks of the data paths: importing registers `synthetic:N[xS]`.
+from genzoo.data import synthetic as synthetic  # noqa: E402
