@@ -16,3 +16,15 @@ ROWS: list[tuple[str, list[str], str]] = [
     ("pipeline-negative-workers", ["train", "dcgan", "--data-workers", "-1", "--steps", "1", "--out", "{tmp}/r"],
      "--data-workers must be"),
 ]
+ROWS += [
+    ("pipeline-bench-sizes-not-numbers", ["bench", "--data-loading", "--sizes", "big"], "--sizes takes comma-separated image sides"),
+    ("pipeline-bench-sizes-too-small", ["bench", "--data-loading", "--sizes", "2"], "--sizes needs image sides from 4 to 1024"),
+    ("pipeline-bench-path-auto", ["bench", "--data-loading", "--data-paths", "auto"], "--data-paths takes some of memory"),
+    ("pipeline-bench-path-unknown", ["bench", "--data-loading", "--data-paths", "memory,disk"], "unknown --data-path 'disk'"),
+    ("pipeline-bench-two-families", ["bench", "--data-loading", "dcgan", "vae"], "give one FAMILY"),
+    ("pipeline-bench-limit", ["bench", "--data-loading", "--memory-limit", "lots"], "--memory-limit 'lots' is not a size"),
+    ("pipeline-synthetic-bad-spec", ["train", "dcgan", "--data", "synthetic:many", "--steps", "1", "--out", "{tmp}/r"],
+     "synthetic: takes N[xSIZE][:gray]"),
+    ("pipeline-synthetic-too-large", ["train", "dcgan", "--data", "synthetic:10x2", "--steps", "1", "--out", "{tmp}/r"],
+     "synthetic: needs 1 to"),
+]

@@ -364,3 +364,44 @@ def test_mean_image_of_lazy_data_equals_the_tensors():
     full = to_unit_range(src.raw.images)
     assert torch.allclose(mean_image(lazy, chunk=7), mean_image(full), atol=1e-6)
     assert mean_image(lazy).shape == (1, 3, 8, 8)
+
+
+# -- genzoo bench --data-loading -----------------------------------------------------------------
+def test_data_loading_bench_reports_every_path_and_size(cli, tmp_path):
+    out = tmp_path / "bench.json"
+    code, stdout, err = cli("bench", "--data-loading", "--data", "synthetic:96x16", "--sizes", "8,16", "--batch-size", "16",
+                            "--data-seconds", "0.05", "--data-workers", "0", "--json", out)
+    assert code == 0, stdout + err
+    report = json.loads(out.read_text())
+    assert report["kind"] == "data-loading" and report["settings"]["sizes"] == [8, 16]
+    assert [r["image_size"] for r in report["sizes"]] == [8, 16]
+    for row in report["sizes"]:
+        assert row["num_images"] == 96 and row["channels"] == 3
+        assert set(row["paths"]) == {"memory", "cache", "stream"}
+        for r in row["paths"].values():
+            assert r["images_per_s"] > 0 and r["images"] >= 3 * 16 and isinstance(r["limits_training"], bool)
+        assert row["train_step"]["family"] == "dcgan" and row["train_step"]["images_per_s"] > 0
+        assert Path(row["paths"]["cache"]["cache"]).is_dir()
+    assert "limited by" in stdout and "16px" in stdout
+
+
+def test_data_loading_bench_skips_memory_over_the_limit(cli, tmp_path):
+    out = tmp_path / "bench.json"
+    code, stdout, err = cli("bench", "--data-loading", "--data", "synthetic:64x16", "--sizes", "16", "--batch-size", "16",
+                            "--data-seconds", "0.05", "--data-paths", "memory,cache", "--memory-limit", "10kB",
+                            "--json", out)
+    assert code == 0, stdout + err
+    row = json.loads(out.read_text())["sizes"][0]
+    assert "over the memory limit" in row["paths"]["memory"]["skipped"]
+    assert row["paths"]["cache"]["images_per_s"] > 0
+
+
+def test_synthetic_data_is_deterministic_and_lazy():
+    from genzoo.data.source import open_source  # here: with the synthetic data it opens
+
+    a, b = open_source("synthetic:50x16", image_size=8), open_source("synthetic:50x16", image_size=8)
+    assert len(a) == 50 and a.channels == 3 and a.image_size == 8
+    assert torch.equal(a.read(7)[0], b.read(7)[0]) and a.read(7)[1] == 7
+    assert not torch.equal(a.read(7)[0], a.read(8)[0])
+    test = open_source("synthetic:50x16", split="test")
+    assert not torch.equal(test.read(0)[0], open_source("synthetic:50x16").read(0)[0])
