@@ -441,11 +441,14 @@ def build_cache(source: ImageSource, folder: Path, *, quiet: bool = False, finge
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     try:
-        arr = np.lib.format.open_memmap(tmp / "images.npy", mode="w+", dtype=np.uint8, shape=(n, c, s, s))
         labels = np.full(n, NO_LABEL, dtype=np.int64)
         kept, skipped, example = 0, 0, ""
-        with make_progress(transient=True) as progress:
+        # written sequentially through a file, not a writable map: dirty mapped pages would count
+        # in this process's resident memory, up to the whole file
+        with open(tmp / "images.npy", "wb") as f, make_progress(transient=True) as progress:
+            np.lib.format.write_array_header_1_0(f, {"descr": "|u1", "fortran_order": False, "shape": (n, c, s, s)})
             task = progress.add_task(f"caching {esc(source.name)} at {s}px", total=n) if not quiet else None
+            rows: list[bytes] = []
             for i in range(n):
                 try:
                     x, y = source.read(i)
@@ -453,16 +456,17 @@ def build_cache(source: ImageSource, folder: Path, *, quiet: bool = False, finge
                     skipped += 1
                     example = example or e.path.name
                 else:
-                    arr[kept] = x.numpy()
+                    rows.append(x.contiguous().numpy().tobytes())
                     labels[kept] = y
                     kept += 1
+                if len(rows) >= 256 or i == n - 1:
+                    f.write(b"".join(rows))
+                    rows = []
                 if task is not None and (i % 256 == 255 or i == n - 1):
                     progress.update(task, completed=i + 1)
-        arr.flush()
-        del arr
         if kept == 0:
             raise GenzooError(f"no readable images in '{source.name}' ({skipped} unreadable)")
-        if kept < n:  # shrink to the readable items: rewrite the header and truncate
+        if kept < n:  # the header said n: rewrite it for the readable items
             _shrink(tmp / "images.npy", n, kept, (c, s, s))
         np.save(tmp / "labels.npy", labels[:kept])
         notes = list(source.notes)
