@@ -405,3 +405,43 @@ def test_synthetic_data_is_deterministic_and_lazy():
     assert not torch.equal(a.read(7)[0], a.read(8)[0])
     test = open_source("synthetic:50x16", split="test")
     assert not torch.equal(test.read(0)[0], open_source("synthetic:50x16").read(0)[0])
+
+
+# -- flips and crops ---------------------------------------------------------------------------
+@pytest.mark.parametrize("path", ["memory", "cache"])
+def test_flips_and_crops_are_seeded_and_keep_shapes(path):
+    from genzoo.data import dataset_from_raw  # here: the in-memory twin of the cached data
+
+    def make(**aug):
+        data = dataset_from_raw(raw_images(), "synthetic", quiet=True) if path == "memory" else \
+            _lazy_dataset(open_cache(Counting(raw_images()), quiet=True)[0])
+        return Batches(data, 8, seed=2, device=CPU, **aug)
+
+    plain = _draw(make(), 3)
+    flipped = _draw(make(hflip=True), 3)
+    again = _draw(make(hflip=True), 3)
+    assert all(torch.equal(a.images, b.images) for a, b in zip(flipped, again))  # same seed, same batches
+    n_flipped = 0
+    for a, b in zip(plain, flipped):
+        for x, y in zip(a.images, b.images):
+            assert torch.equal(x, y) or torch.equal(x.flip(-1), y)
+            n_flipped += not torch.equal(x, y)
+    assert 3 <= n_flipped <= 21  # about half of 24
+    cropped = _draw(make(random_crop=2), 3)
+    assert all(c.images.shape == a.images.shape for a, c in zip(plain, cropped))
+    assert any(not torch.equal(a.images, c.images) for a, c in zip(plain, cropped))
+    assert all(torch.equal(a.labels, c.labels) for a, c in zip(plain, cropped))
+
+
+def test_a_resumed_augmented_batcher_draws_the_same(tmp_path):
+    def make():
+        return Batches(_lazy_dataset(open_cache(Counting(raw_images()), quiet=True)[0]), 8, seed=4, device=CPU,
+                       hflip=True, random_crop=1)
+
+    through = _draw(make(), 7)
+    first = make()
+    part = _draw(first, 3)
+    second = make()
+    second.load_state(*first.state())
+    part += _draw(second, 4)
+    assert all(torch.equal(a.images, b.images) for a, b in zip(through, part))

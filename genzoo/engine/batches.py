@@ -4,11 +4,13 @@ DataLoader workers decoding the source (genzoo.data.pipeline)."""
 from __future__ import annotations
 
 import copy
+import hashlib
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from genzoo.data import ImageDataset
@@ -108,7 +110,7 @@ class Batches:
     """
 
     def __init__(self, data: ImageDataset, batch_size: int, seed: int, device: torch.device,
-                 rank: int = 0, world: int = 1, workers: int | None = None):
+                 rank: int = 0, world: int = 1, workers: int | None = None, hflip: bool = False, random_crop: int = 0):
         n = len(data)
         global_bs = batch_size * world
         if global_bs > n:
@@ -117,6 +119,7 @@ class Batches:
             )
         self.batch_size, self.rank, self.world, self.n = batch_size, rank, world, n
         self.order = Order(n, batch_size, seed, rank, world)
+        self.seed, self.hflip, self.random_crop = seed, hflip, random_crop
         self.device = device
         self.lazy: LazyImages | None = data.images if isinstance(data.images, LazyImages) else None
         self.skipped = 0
@@ -139,11 +142,11 @@ class Batches:
     def __next__(self) -> Batch:
         if self.lazy is None:
             idx = self.order.next().to(self.images.device)
-            return Batch(
+            return self._augment(Batch(
                 self.images[idx],
                 self.labels[idx] if self.labels is not None else None,
                 {k: v[idx] for k, v in self.extra.items()},
-            )
+            ))
         if self.workers > 0:
             if self._stream is None:  # the planner starts where the order is and runs ahead of it
                 self._stream = self._start_stream(self.order.copy())
@@ -159,7 +162,33 @@ class Batches:
             x, y, kept = self.lazy.storage.read(idx.numpy())
             self.skipped += getattr(self.lazy.storage, "skipped", 0) - before
         x = to_unit_range(x.to(self.device, non_blocking=True))
-        return Batch(x, y.to(self.device) if self.labelled else None, {})
+        return self._augment(Batch(x, y.to(self.device) if self.labelled else None, {}))
+
+    def _augment(self, batch: Batch) -> Batch:
+        """Seeded flips and crops (config hflip, random_crop); the same for an image and its
+        pair in ``extra``. The randomness is a function of (seed, epoch, position, rank), so a
+        resumed run draws the same and nothing needs saving."""
+        if not self.hflip and not self.random_crop:
+            return batch
+        key = f"{self.seed}|{self.order.epoch}|{self.order.pos}|{self.rank}".encode()
+        gen = torch.Generator().manual_seed(int.from_bytes(hashlib.sha256(key).digest()[:8], "little") >> 1)
+        x = batch.images
+        b, s = x.shape[0], x.shape[-1]
+        flip = torch.rand(b, generator=gen) < 0.5 if self.hflip else None
+        p = self.random_crop
+        shift = torch.randint(0, 2 * p + 1, (b, 2), generator=gen) if p else None
+
+        def apply(t: Tensor) -> Tensor:
+            if t.ndim != 4 or t.shape[-1] != s or t.shape[0] != b:
+                return t
+            if flip is not None:
+                t = torch.where(flip.to(t.device)[:, None, None, None], t.flip(-1), t)
+            if shift is not None:
+                padded = F.pad(t, (p, p, p, p), mode="reflect" if p < s else "replicate")
+                t = torch.stack([padded[i, :, dy : dy + s, dx : dx + s] for i, (dy, dx) in enumerate(shift.tolist())])
+            return t
+
+        return Batch(apply(x), batch.labels, {k: apply(v) for k, v in batch.extra.items()})
 
     def _start_stream(self, planner: Order) -> Iterator[Any]:
         def plan() -> Iterator[list[list[int]]]:

@@ -161,7 +161,7 @@ class Trainer:
             self.optimizers = self._make_optimizers()
             self.ema = self._make_ema()
             self.batches = Batches(self.data, self.config.batch_size, self.config.seed, self.device, rank, world_size,
-                                   workers=data_workers)
+                                   workers=data_workers, hflip=self.config.hflip, random_crop=self.config.random_crop)
             self.scaler = torch.amp.GradScaler("cuda") if precision == "fp16" and self.device.type == "cuda" else None
             self._autocast = autocast_for(precision, self.device)
             self.wall_before, self.images_seen = self._restore(*restored) if restored else (0.0, 0)
