@@ -239,3 +239,11 @@ def test_a_streamed_hub_spec_is_decoded_once_into_the_cache(hfhub, tmp_path, mon
     ds = load_training_data("hf:user/tiny-ds?stream=10", path="cache", quiet=True)
     assert len(ds) == 10 and ds.reading["path"] == "cache"
     assert torch.equal(ds.images[3], load_dataset("hf:user/tiny-ds?stream=10").images[3])
+
+
+def test_streamed_hub_data_lists_its_labels_without_decoding(hfhub, tmp_path):
+    from genzoo.data.pipeline import load_training_data  # here: with the lazy-data tests
+
+    hfhub.add_dataset("user/tiny-ds", tiny_repo(tmp_path))
+    ds = load_training_data("hf:user/tiny-ds", path="stream", quiet=True)
+    assert isinstance(ds.labels, torch.Tensor) and ds.labels.tolist() == [i % 3 for i in range(24)]

@@ -395,6 +395,12 @@ class HfSource(ImageSource):
             y = NO_LABEL
         return square_uint8(p, self.image_size, self.gray), int(y)
 
+    def all_labels(self) -> torch.Tensor | None:
+        """Every row's label (int64 (N,), NO_LABEL where missing) from the label column alone."""
+        if not self.label_col:
+            return None
+        return torch.tensor([NO_LABEL if v is None or v < 0 else int(v) for v in self.ds[self.label_col]], dtype=torch.long)
+
     def fingerprint(self) -> str:
         fp = getattr(self.ds, "_fingerprint", "") or f"{len(self.ds)}"
         text = f"hf|{self.name}|{self.split}|{fp}|{self.channels}|{self.image_size}"

@@ -247,7 +247,8 @@ class SourceStorage(Storage):
     def label_array(self) -> Tensor | None:
         if isinstance(self.source, TensorSource):
             return self.source.raw.labels
-        return None
+        cheap = getattr(self.source, "all_labels", None)  # a source that lists its labels without decoding
+        return cheap() if callable(cheap) else None
 
 
 def npy_header(f: Any) -> tuple[int, tuple[int, ...]]:
