@@ -102,8 +102,9 @@ def check_data_path(path: str | None) -> str:
     return path
 
 
-def default_workers() -> int:
-    """DataLoader workers for the streamed path: ``GENZOO_DATA_WORKERS``, else one per spare CPU (at most 4)."""
+def default_workers(world: int = 1) -> int:
+    """DataLoader workers per process for the streamed path: ``GENZOO_DATA_WORKERS``, else one
+    per spare CPU of this process's share (``world`` processes on the machine), 1 to 4."""
     env = os.environ.get(WORKERS_ENV)
     if env is not None:
         try:
@@ -117,7 +118,7 @@ def default_workers() -> int:
         cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         cpus = os.cpu_count() or 1
-    return max(1, min(4, cpus - 1))
+    return max(1, min(4, cpus // max(1, world) - 1))
 
 
 def to_unit_range(x: Tensor) -> Tensor:
@@ -544,13 +545,15 @@ def choose_path(requested: str, float32_bytes: int, budget: MemoryBudget) -> tup
 def load_training_data(
     spec: str, *, split: str = "train", image_size: int | None = None, data_dir: str | None = None,
     path: str | None = "auto", memory_limit: str | int | None = None, quiet: bool = False,
+    workers: int | None = None,
 ) -> ImageDataset:
     """The dataset a run trains on, read the way the memory budget allows.
 
     In memory (the float32 tensor of :func:`genzoo.data.load_dataset`, unchanged) whenever it
     fits or ``path='memory'``; else a dataset whose ``images`` is a :class:`LazyImages` over the
     disk cache or the source. Prints one line saying which and why; ``reading`` in the
-    dataset's facts (config.json) records it.
+    dataset's facts (config.json) records it. ``workers``: the streamed path's worker count
+    (None: :func:`default_workers`), for that record.
     """
     path = check_data_path(path)
     budget = memory_budget(memory_limit)
@@ -569,9 +572,7 @@ def load_training_data(
         n, c, s = int(raw.images.shape[0]), int(raw.images.shape[1]), int(image_size or raw.native_size)
     fbytes = n * c * s * s * 4
     chosen, why = choose_path(path, fbytes, budget)
-    if chosen == "memory" and raw is not None and raw.extra:
-        pass  # paired data: in memory (below)
-    elif chosen != "memory" and raw is not None and raw.extra:
+    if chosen != "memory" and raw is not None and raw.extra:
         raise GenzooError(f"'{spec}' is paired data, which is read in memory only ({human_bytes(fbytes)} as float32); "
                           "raise --memory-limit or use --data-path memory")
     reading: dict[str, Any] = {"path": chosen, "float32_bytes": fbytes, "memory_limit": budget.limit,
@@ -601,7 +602,7 @@ def load_training_data(
         storage = SourceStorage(source)
         labels = storage.label_array() if source.labelled else None
         lazy_labels = labels if labels is not None or not source.labelled else LazyLabels(storage)
-        reading["workers"] = default_workers()
+        reading["workers"] = default_workers() if workers is None else workers
         where = f"streamed from the source by {reading['workers']} worker process(es)"
     if not quiet:
         console.print(esc(line) + f"{chosen} ({why}): {esc(where)}")

@@ -128,7 +128,7 @@ class Batches:
                 raise GenzooError("paired data is read in memory only and this data does not fit the memory budget; "
                                   "raise --memory-limit or use --data-path memory")
             self.labelled = data.labels is not None
-            self.workers = (default_workers() if workers is None else workers) if isinstance(
+            self.workers = (default_workers(world) if workers is None else workers) if isinstance(
                 self.lazy.storage, SourceStorage) else 0
             self._stream: Iterator[Any] | None = None
             return

@@ -38,7 +38,7 @@ from genzoo import distributed
 from genzoo.config import ModelConfig
 from genzoo.console import console, esc
 from genzoo.data import ImageDataset, native_size
-from genzoo.data.pipeline import check_data_path, is_lazy, load_training_data, parse_bytes
+from genzoo.data.pipeline import check_data_path, default_workers, is_lazy, load_training_data, parse_bytes
 from genzoo.engine import checkpoint as ck
 from genzoo.engine.batches import Batches
 from genzoo.engine.context import TrainingContext
@@ -250,7 +250,8 @@ class Trainer:
         size = c.image_size or native_size(c.data, self.data_dir)
         # Channels are checked after the family's prepare_data (which may swap a pair).
         return load_training_data(c.data, image_size=size, data_dir=self.data_dir, path=self.data_path,
-                                  memory_limit=self.memory_limit, quiet=not self.is_main)
+                                  memory_limit=self.memory_limit, quiet=not self.is_main,
+                                  workers=default_workers(self.world_size) if self.data_workers is None else self.data_workers)
 
     def _steps_for(self, epochs: float) -> int:
         """Steps for ``epochs`` passes over the data (at least one)."""
