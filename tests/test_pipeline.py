@@ -445,3 +445,15 @@ def test_a_resumed_augmented_batcher_draws_the_same(tmp_path):
     second.load_state(*first.state())
     part += _draw(second, 4)
     assert all(torch.equal(a.images, b.images) for a, b in zip(through, part))
+
+
+def test_worker_count_from_env_and_share(monkeypatch):
+    from genzoo.data.pipeline import default_workers  # here: only this test reads it
+
+    monkeypatch.setenv("GENZOO_DATA_WORKERS", "3")
+    assert default_workers() == 3 and default_workers(world=4) == 3
+    monkeypatch.setenv("GENZOO_DATA_WORKERS", "many")
+    with pytest.raises(GenzooError, match="GENZOO_DATA_WORKERS 'many' must be a whole number 0 or more"):
+        default_workers()
+    monkeypatch.delenv("GENZOO_DATA_WORKERS")
+    assert 1 <= default_workers(world=64) <= default_workers() <= 4
