@@ -94,6 +94,8 @@ class ModelConfig:
     channels: int = bounded(0, min=0)  # 1 (gray) or 3 (RGB); 0: the data's (1 for a model built without data)
     num_classes: int = bounded(0, min=0)  # > 0 for class-conditional models; taken from the data when conditional
     conditional: bool = False  # use labels (p(x|y)) when the family supports it
+    hflip: bool = False  # training batches: flip each image left-right with probability 1/2 (seeded)
+    random_crop: int = bounded(0, min=0, max=64)  # training batches: pad by this many pixels (reflected), crop back at a seeded random place; 0 = off
 
     # optimisation, read by the engine
     steps: int | None = bounded(2000, min=1)  # optimisation steps (one generator update per step for GANs); None: until max_time

@@ -34,6 +34,7 @@ from genzoo.capabilities import (
 from genzoo.config import ModelConfig, bounded
 from genzoo.console import console, make_progress
 from genzoo.data import ImageDataset, RawImages, load_dataset
+from genzoo.data.pipeline import LazyImages, mean_image
 from genzoo.data.tasks import INPUTS, PairedTask, comparison_rows, make_paired, register_task, tasks
 from genzoo.degradations import LinearOperator
 from genzoo.engine.context import TrainingContext
@@ -69,7 +70,7 @@ from genzoo.samplers import LatentGMM, Sampler
 
 __all__ = [
     "AdversarialConfig", "AdversarialModel", "adversarial_recipe", "ModelConfig", "bounded", "ImageDataset", "RawImages",
-    "load_dataset", "GenzooError", "Batch", "Family", "GenerativeModel", "LatentModel", "Phase", "Recipe",
+    "load_dataset", "LazyImages", "mean_image", "GenzooError", "Batch", "Family", "GenerativeModel", "LatentModel", "Phase", "Recipe",
     "StepContext", "Denoiser", "Discriminator", "Encoder", "Generator", "count_parameters", "size_plan", "to_signed", "to_unit",
     "AdversarialLoss", "datasets", "families", "losses", "metrics", "samplers", "register_dataset",
     "register_family", "register_loss", "register_metric", "register_sampler", "clip_weights",

@@ -197,3 +197,53 @@ def test_stream_reads_only_the_first_rows_without_downloading(hfhub, tmp_path):
     assert not list(home.glob("hub/datasets--user--tiny-ds/blobs/*")) and not list(home.glob("datasets/downloads/*"))
     full = load_dataset("hf:user/tiny-ds")
     assert torch.equal(ds.images, full.images[:10])
+
+
+# -- read lazily (#17 part 2): row by row, into the disk cache, or streamed by workers ---------------
+def test_hub_dataset_as_a_source_reads_rows_like_the_whole_load(hfhub, tmp_path, monkeypatch):
+    from genzoo.data.source import open_source  # here: with the lazy-data tests
+
+    hfhub.add_dataset("user/tiny-ds", tiny_repo(tmp_path))
+    whole = load_dataset("hf:user/tiny-ds")
+    src = open_source("hf:user/tiny-ds")
+    assert (len(src), src.channels, src.image_size, src.class_names) == (24, 3, 12, CLASSES)
+    for i in (0, 5, 23):
+        x, y = src.read(i)
+        assert torch.equal(x.float() / 255 * 2 - 1, whole.images[i]) and y == i % 3
+    assert open_source("hf:user/tiny-ds", image_size=8).read(0)[0].shape == (3, 8, 8)
+    assert src.fingerprint() == open_source("hf:user/tiny-ds").fingerprint()
+    import pickle  # here: workers receive the source pickled
+
+    assert torch.equal(pickle.loads(pickle.dumps(src)).read(3)[0], src.read(3)[0])
+
+
+@pytest.mark.parametrize("path", ["cache", "stream"])
+def test_train_on_a_hub_dataset_read_lazily(hfhub, tmp_path, cli, monkeypatch, path):
+    monkeypatch.setenv("GENZOO_CACHE", str(tmp_path / "cache"))
+    hfhub.add_dataset("user/tiny-ds", tiny_repo(tmp_path))
+    out = tmp_path / "run"
+    code, stdout, err = cli("train", "dcgan", "--data", "hf:user/tiny-ds", "--steps", "2", "--out", out,
+                            "--batch-size", "8", "--set", "g_width=8", "--set", "d_width=8", "--set", "latent_dim=8",
+                            "--data-path", path, "--data-workers", "1", "--no-progress")
+    assert code == 0, stdout + err
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["data"]["reading"]["path"] == path and cfg["data"]["num_images"] == 24
+    assert cfg["data"]["class_names"] == CLASSES
+
+
+def test_a_streamed_hub_spec_is_decoded_once_into_the_cache(hfhub, tmp_path, monkeypatch):
+    from genzoo.data.pipeline import load_training_data  # here: with the lazy-data tests
+
+    monkeypatch.setenv("GENZOO_CACHE", str(tmp_path / "cache"))
+    hfhub.add_dataset("user/tiny-ds", tiny_repo(tmp_path))
+    ds = load_training_data("hf:user/tiny-ds?stream=10", path="cache", quiet=True)
+    assert len(ds) == 10 and ds.reading["path"] == "cache"
+    assert torch.equal(ds.images[3], load_dataset("hf:user/tiny-ds?stream=10").images[3])
+
+
+def test_streamed_hub_data_lists_its_labels_without_decoding(hfhub, tmp_path):
+    from genzoo.data.pipeline import load_training_data  # here: with the lazy-data tests
+
+    hfhub.add_dataset("user/tiny-ds", tiny_repo(tmp_path))
+    ds = load_training_data("hf:user/tiny-ds", path="stream", quiet=True)
+    assert isinstance(ds.labels, torch.Tensor) and ds.labels.tolist() == [i % 3 for i in range(24)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from genzoo.cli import set_pairs
-from genzoo.cli.checks import COUNT, POSITIVE, SEED
+from genzoo.cli.checks import COUNT, POSITIVE, SEED, number
 from genzoo.console import console, esc, stdout_console
 from genzoo.errors import GenzooError
 
@@ -44,10 +44,20 @@ def _steps_list(text: str) -> tuple[int, ...]:
 @click.option("--peak-tflops", type=float, callback=POSITIVE, help="The device's peak TFLOP/s, to report training as a fraction of it "
               "(known GPUs: looked up by name, bf16 dense).")
 @click.option("--seed", type=int, default=0, show_default=True, callback=SEED)
+@click.option("--data-loading", is_flag=True, help="Measure the data paths instead: images/s that memory, the disk cache "
+              "and the streamed loader deliver at each of --sizes, next to FAMILY's training step (default dcgan).")
+@click.option("--sizes", default="28,64,128", show_default=True, help="--data-loading: image sides to measure.")
+@click.option("--data-paths", default="memory,cache,stream", show_default=True, help="--data-loading: the paths to measure.")
+@click.option("--data-seconds", type=float, default=3.0, show_default=True, callback=POSITIVE,
+              help="--data-loading: timed reading per path and size.")
+@click.option("--data-workers", type=int, callback=number(0), help="--data-loading: streamed path's worker processes.")
+@click.option("--memory-limit", help="--data-loading: the memory budget (the memory path is skipped above it).")
 def bench(families: tuple[str, ...], device: str, batch_size: int | None, data: str, image_size: int | None,
           json_path: str | None, train_seconds: float, sample_n: int | None, sample_steps: str,
           sample_seconds: float, precision: str, compile_: bool, channels_last: bool, chunk_seconds: float,
-          sets: tuple[str, ...], switches: str | None, peak_tflops: float | None, seed: int) -> None:
+          sets: tuple[str, ...], switches: str | None, peak_tflops: float | None, seed: int,
+          data_loading: bool = False, sizes: str = "28,64,128", data_paths: str = "memory,cache,stream",
+          data_seconds: float = 3.0, data_workers: int | None = None, memory_limit: str | None = None) -> None:
     """Measure training and sampling speed, peak memory and parameters of FAMILIES
     (default: dcgan and diffusion when installed), and the engine's overhead against a
     bare hand-written loop on the same networks (genzoo/bare; 1.0 = no overhead)."""
@@ -56,6 +66,9 @@ def bench(families: tuple[str, ...], device: str, batch_size: int | None, data: 
 
     if batch_size is not None and batch_size < 1:
         raise GenzooError(f"--batch-size must be at least 1, got {batch_size}")
+    if data_loading:
+        return _data_loading(families, data, device, batch_size, json_path, seed, sizes, data_paths, data_seconds,
+                             data_workers, memory_limit)
     if train_seconds <= 0 or sample_seconds <= 0 or chunk_seconds <= 0:
         raise GenzooError("--train-seconds, --sample-seconds and --chunk-seconds must be positive")
     settings = BenchSettings(
@@ -77,6 +90,35 @@ def bench(families: tuple[str, ...], device: str, batch_size: int | None, data: 
     report = run_bench(list(families) or None, settings, on_result=progress)
     out = stdout_console()  # stdout: the table is the command's output
     out.print(table(report))
+    if json_path:
+        p = write_report(report, json_path)
+        console.print(f"wrote {esc(p)}")
+
+
+def _data_loading(fams: tuple[str, ...], data: str, device: str, batch_size: int | None, json_path: str | None,
+                  seed: int, sizes: str, data_paths: str, seconds: float, workers: int | None,
+                  memory_limit: str | None) -> None:
+    """`genzoo bench --data-loading`: see genzoo.databench."""
+    from genzoo.data.pipeline import parse_bytes  # here: these import torch (keeps --help instant)
+    from genzoo.bench import write_report  # (all of these, likewise)
+    from genzoo.databench import DataBenchSettings, data_table, parse_paths, parse_sizes, run_data_bench  # likewise
+
+    if len(fams) > 1:
+        raise GenzooError("--data-loading times one family's training step; give one FAMILY (default dcgan)")
+    if memory_limit is not None:
+        parse_bytes(memory_limit)
+    settings = DataBenchSettings(data=data, sizes=parse_sizes(sizes), paths=parse_paths(data_paths),
+                                 family=fams[0] if fams else "dcgan", batch_size=batch_size or 64, seconds=seconds,
+                                 workers=workers, memory_limit=memory_limit, device=device, seed=seed)
+
+    def progress(row: dict) -> None:
+        parts = [f"{p} {r['images_per_s']:.0f}" for p, r in row["paths"].items() if "images_per_s" in r]
+        step = row.get("train_step")
+        console.print(f"[cyan]{row['image_size']}px[/]: " + ", ".join(parts) + " img/s"
+                      + (f"; {esc(step['family'])} step {step['images_per_s']:.0f} img/s" if step else ""))
+
+    report = run_data_bench(settings, on_size=progress)
+    stdout_console().print(data_table(report))
     if json_path:
         p = write_report(report, json_path)
         console.print(f"wrote {esc(p)}")

@@ -23,6 +23,13 @@ def _overrides(config_file: str | None, sets: tuple[str, ...], **options: object
 @click.argument("family")
 @click.option("--data", help="Dataset: digits (default), fashion-mnist, folder:PATH, hf:USER/NAME ... (`genzoo list datasets`).")
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Where to look for dataset files first.")
+@click.option("--memory-limit", help="Largest float32 size of data held in memory, e.g. 8GB (default: half the RAM, "
+              "or GENZOO_MEMORY_LIMIT); larger data is read lazily (--data-path).")
+@click.option("--data-path", type=click.Choice(["auto", "memory", "cache", "stream"], case_sensitive=False), default="auto",
+              show_default=True, help="How data is read: in memory, a uint8 disk cache (memory-mapped), or streamed from "
+              "the source by worker processes; auto = in memory when it fits, else the cache.")
+@click.option("--data-workers", type=int, callback=number(0), help="Worker processes decoding the streamed path "
+              "(default: one per spare CPU, at most 4; 0 decodes in the training process).")
 @click.option("--steps", type=int, callback=COUNT, help="Optimisation steps (default: the family's).")
 @click.option("--epochs", type=float, callback=number(0, lo_open=True), help="Train for this many passes over the data instead of --steps.")
 @click.option("--batch-size", type=int, callback=COUNT, help="Images per step.")
@@ -51,7 +58,8 @@ def train(family: str, data: str | None, data_dir: str | None, steps: int | None
           config_file: str | None, resume: bool, device: str, seed: int | None, precision: str,
           compile_: bool, channels_last: bool, progress: bool | None, task: str | None = None,
           direction: str | None = None, eval_every: int | None = None, eval_metrics: str = "fid",
-          eval_n: int = 1000, nproc: int | None = None, sync_bn: bool = False) -> int | None:
+          eval_n: int = 1000, nproc: int | None = None, sync_bn: bool = False, memory_limit: str | None = None,
+          data_path: str = "auto", data_workers: int | None = None) -> int | None:
     """Train FAMILY (e.g. dcgan) and write a run directory: config.json, model.safetensors,
     README.md, samples.png, log.jsonl and resumable checkpoints.
 
@@ -62,6 +70,10 @@ def train(family: str, data: str | None, data_dir: str | None, steps: int | None
     from genzoo.engine import Trainer, check_length, parse_duration
 
     budget = parse_duration(max_time)
+    if memory_limit is not None:  # a bad size fails now, before any process starts or data loads
+        from genzoo.data.pipeline import parse_bytes  # here: imports torch (keeps --help instant)
+
+        parse_bytes(memory_limit)
     if family == "classifier":  # evaluation's feature extractor, not a generator: see genzoo.metrics.classifier
         from genzoo.metrics.classifier import train_from_cli  # only for this family: it loads the metrics
 
@@ -90,6 +102,7 @@ def train(family: str, data: str | None, data_dir: str | None, steps: int | None
         fam, overrides=overrides, out=out, data_dir=data_dir, device=dinfo.device, resume=resume, max_time=budget,
         epochs=epochs, precision=precision, compile=compile_, channels_last=channels_last, progress=progress,
         callbacks=callbacks, rank=dinfo.rank, world_size=dinfo.world_size, sync_batchnorm=sync_bn,
+        memory_limit=memory_limit, data_path=data_path.lower(), data_workers=data_workers,
     )
     # On an error, leave the process group alone: destroying it while peers wait in a collective
     # aborts this process before the error is printed; torchrun stops the other ranks.

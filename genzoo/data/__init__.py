@@ -66,6 +66,8 @@ class ImageDataset:
     extra: dict[str, Tensor] = field(default_factory=dict)
     #: What loading did to the files (skipped, converted from 16 bits, resized ...): recorded in config.json.
     notes: list[str] = field(default_factory=list)
+    #: How the run reads it (genzoo.data.pipeline: memory, cache or stream; the budget): in config.json.
+    reading: dict[str, Any] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return self.images.shape[0]
@@ -95,6 +97,7 @@ class ImageDataset:
             "source": self.source,
             "normalisation": "x / 255 * 2 - 1 (values in [-1, 1])",
             **({"notes": list(self.notes)} if self.notes else {}),
+            **({"reading": dict(self.reading)} if self.reading else {}),
         }
 
 
@@ -115,6 +118,9 @@ def native_size(spec: str, data_dir: str | None = None) -> int:
         return int(fixed(arg, split="train", data_dir=data_dir))
     if fixed:
         return int(fixed)
+    opener = getattr(loader, "open_source", None)
+    if opener is not None:  # lazy data: its source knows its native side without decoding everything
+        return int(opener(arg, split="train", image_size=None, data_dir=data_dir).image_size)
     return load_raw(spec, split="train", data_dir=data_dir).native_size
 
 
@@ -148,7 +154,15 @@ def load_dataset(
         limit: keep only the first ``limit`` images (quick experiments and tests).
     """
     raw = load_raw(spec, split=split, data_dir=data_dir, image_size=image_size)
-    if raw.notes:
+    return dataset_from_raw(raw, spec, split=split, image_size=image_size, channels=channels, limit=limit)
+
+
+def dataset_from_raw(
+    raw: RawImages, spec: str, *, split: str = "train", image_size: int | None = None, channels: int | None = None,
+    limit: int | None = None, quiet: bool = False,
+) -> ImageDataset:
+    """What :func:`load_dataset` makes of a loader's :class:`RawImages` (arguments as there)."""
+    if raw.notes and not quiet:
         for note in raw.notes:
             console.print(f"[yellow]note:[/] {esc(note)}")
     images = raw.images
@@ -383,3 +397,6 @@ from genzoo.data import tasks as tasks  # noqa: E402
 # Hub datasets: importing registers `hf:NAME` and its aliases (mnist, cifar10, celeba); the
 # `datasets` library itself is imported only when one is loaded.
 from genzoo.data import hf as hf  # noqa: E402
+
+# Generated images for benchmarks of the data paths: importing registers `synthetic:N[xS]`.
+from genzoo.data import synthetic as synthetic  # noqa: E402

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import itertools
 import os
 import re
@@ -27,7 +28,8 @@ from urllib.parse import parse_qsl
 import torch
 
 from genzoo.console import make_progress, progress_enabled
-from genzoo.data import RawImages, is_gray, square_uint8
+from genzoo.data import RawImages, UnreadableImage, is_gray, square_uint8
+from genzoo.data.source import NO_LABEL, ImageSource, TensorSource
 from genzoo.errors import GenzooError
 from genzoo.hubenv import HubSettings, check_repo_id, check_revision
 from genzoo.registry import register_dataset
@@ -347,6 +349,76 @@ def _hf(arg: str | None, *, split: str, data_dir: str | None = None) -> RawImage
     return load_hf(arg, split)
 
 
+class HfSource(ImageSource):
+    """A downloaded Hub dataset read row by row (Arrow files, memory-mapped by ``datasets``):
+    item ``i`` is row ``i``'s image, centre-cropped and resized to ``image_size``.
+
+    Geometry as for the in-memory load: gray when the first 64 images are, native side the
+    smallest side among them (at most HF_MAX_SIZE). Rows without an image are unreadable
+    (skipped by the disk cache and counted). Picklable (``datasets`` reopens its files), so
+    DataLoader workers can decode. Streaming specs (``stream=N``) cannot be read out of order:
+    :func:`open_hf` decodes those once, in order, and the disk cache keeps them.
+    """
+
+    def __init__(self, ds: Any, spec: HfSpec, arg: str, split: str, image_size: int | None):
+        where = _describe(spec)
+        image_col, label_col = find_columns(ds.features, spec.options, where)
+        self.ds, self.image_col, self.label_col = ds, image_col, label_col
+        self.name, self.split = f"hf:{arg}", split
+        head = [p for p in ds.select(range(min(64, len(ds))))[image_col] if p is not None]
+        if not head:
+            raise GenzooError(f"{where} has no images in this split (column '{image_col}' of its first rows is empty)")
+        self.gray = all(is_gray(p) for p in head)
+        self.channels = 1 if self.gray else 3
+        self.native = min(min(min(p.size) for p in head), HF_MAX_SIZE)
+        self.image_size = int(image_size or self.native)
+        names = getattr(ds.features[label_col], "names", None) if label_col else None
+        if label_col and not names:  # integer labels: 0..max, read from the column (no images decoded)
+            col = ds[label_col]
+            names = [str(i) for i in range(int(max(col)) + 1)] if len(col) else []
+        self.class_names = [str(n) for n in names] if names else []
+        self.source = f"hf:{spec.repo}" + (f":{spec.config}" if spec.config else "") + (
+            f"@{spec.revision}" if spec.revision else "") + f" (image column '{image_col}'" + (
+            f", label column '{label_col}')" if label_col else ")")
+        self.notes = []
+
+    def __len__(self) -> int:
+        return len(self.ds)
+
+    def read(self, i: int) -> tuple[torch.Tensor, int]:
+        row = self.ds[int(i)]
+        p = row[self.image_col]
+        if p is None:
+            raise UnreadableImage(f"{self.name} row {i}", "unreadable", "the row has no image")
+        y = row[self.label_col] if self.label_col else NO_LABEL
+        if y is None or (self.label_col and y < 0):
+            y = NO_LABEL
+        return square_uint8(p, self.image_size, self.gray), int(y)
+
+    def all_labels(self) -> torch.Tensor | None:
+        """Every row's label (int64 (N,), NO_LABEL where missing) from the label column alone."""
+        if not self.label_col:
+            return None
+        return torch.tensor([NO_LABEL if v is None or v < 0 else int(v) for v in self.ds[self.label_col]], dtype=torch.long)
+
+    def fingerprint(self) -> str:
+        fp = getattr(self.ds, "_fingerprint", "") or f"{len(self.ds)}"
+        text = f"hf|{self.name}|{self.split}|{fp}|{self.channels}|{self.image_size}"
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def open_hf(arg: str | None, *, split: str = "train", image_size: int | None = None,
+            data_dir: str | None = None) -> ImageSource:
+    """``hf:`` as an :class:`ImageSource` (see :class:`HfSource`); ``stream=N`` specs are decoded
+    once, in order, and read from memory (uint8) or, when larger than memory, the disk cache."""
+    spec = parse_hf(arg)
+    if "stream" in spec.options:
+        raw = load_hf(arg, split)
+        return TensorSource(raw, f"hf:{arg}", split, image_size)
+    return HfSource(load_hf_split(spec, split), spec, arg or "", split, image_size)
+
+
+_hf.open_source = open_hf  # type: ignore[attr-defined]
 register_dataset("hf", _hf)
 
 
@@ -356,8 +428,15 @@ def _alias(short: str, repo: str, size: int, what: str) -> None:
             raise GenzooError(f"'{short}' takes no ':' argument; for options use hf:{repo}?...")
         return load_hf(short, split)
 
+    def opener(arg: str | None, *, split: str = "train", image_size: int | None = None,
+               data_dir: str | None = None) -> ImageSource:
+        if arg:
+            raise GenzooError(f"'{short}' takes no ':' argument; for options use hf:{repo}?...")
+        return open_hf(short, split=split, image_size=image_size)
+
     loader.__doc__ = f"{what}; alias of hf:{repo} (Hub, needs pip install 'genzoo[hf]')."
     loader.native_size = size  # type: ignore[attr-defined]
+    loader.open_source = opener  # type: ignore[attr-defined]
     register_dataset(short, loader)
 
 

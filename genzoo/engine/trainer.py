@@ -37,7 +37,8 @@ from torch import Tensor, nn
 from genzoo import distributed
 from genzoo.config import ModelConfig
 from genzoo.console import console, esc
-from genzoo.data import ImageDataset, load_dataset, native_size
+from genzoo.data import ImageDataset, native_size
+from genzoo.data.pipeline import check_data_path, default_workers, is_lazy, load_training_data, parse_bytes
 from genzoo.engine import checkpoint as ck
 from genzoo.engine.batches import Batches
 from genzoo.engine.context import TrainingContext
@@ -115,13 +116,18 @@ class Trainer:
         device: str = "auto", resume: bool = False, max_time: float | str | None = None, epochs: float | None = None,
         precision: str = "fp32", compile: bool = False, channels_last: bool = False, keep_checkpoints: int = 2,
         progress: bool | None = None, callbacks: list[LogCallback] | None = None, rank: int = 0, world_size: int = 1,
-        sync_batchnorm: bool = False,
+        sync_batchnorm: bool = False, memory_limit: str | int | None = None, data_path: str = "auto",
+        data_workers: int | None = None,
     ):
         if precision not in PRECISIONS:
             raise GenzooError(f"unknown precision '{precision}'; use fp32, bf16 or fp16")
         overrides = dict(overrides or {})
         check_length(overrides.get("steps"), epochs)
         self.family, self.data_dir, self.resume = family, data_dir, resume
+        # how data is read (genzoo.data.pipeline): bad values fail now, before anything is loaded
+        self.data_path, self.memory_limit, self.data_workers = check_data_path(data_path), memory_limit, data_workers
+        if memory_limit is not None:
+            parse_bytes(memory_limit)
         self.device = resolve_device(device)
         self.max_time = parse_duration(max_time)
         self.precision, self.compile, self.channels_last = precision, compile, channels_last
@@ -139,7 +145,13 @@ class Trainer:
         try:
             self.config, self.out, self.start_step, restored = self._open_run(config, overrides, out)
             # a family may adapt the data first (pix2pix: resize, build pairs from config.task)
-            self.data = family.prepare_data(data if data is not None else self._load_data(), self.config)
+            loaded = data if data is not None else self._load_data()
+            if family.needs and is_lazy(loaded):  # pairs and domains are built whole, in memory
+                raise GenzooError(
+                    f"{family.name} trains on paired data ({', '.join(family.needs)}), which is built and read in "
+                    f"memory only, and '{self.config.data}' is read lazily ({loaded.reading.get('path')}); raise "
+                    "--memory-limit or use --data-path memory")
+            self.data = family.prepare_data(loaded, self.config)
             if epochs is not None:
                 self.config = self.config.update({"steps": self._steps_for(epochs)})
             seed_everything(self.config.seed + rank)
@@ -148,7 +160,8 @@ class Trainer:
             self.recipe: Recipe = family.recipe(self.model, self.config)
             self.optimizers = self._make_optimizers()
             self.ema = self._make_ema()
-            self.batches = Batches(self.data, self.config.batch_size, self.config.seed, self.device, rank, world_size)
+            self.batches = Batches(self.data, self.config.batch_size, self.config.seed, self.device, rank, world_size,
+                                   workers=data_workers, hflip=self.config.hflip, random_crop=self.config.random_crop)
             self.scaler = torch.amp.GradScaler("cuda") if precision == "fp16" and self.device.type == "cuda" else None
             self._autocast = autocast_for(precision, self.device)
             self.wall_before, self.images_seen = self._restore(*restored) if restored else (0.0, 0)
@@ -236,7 +249,9 @@ class Trainer:
         c = self.config
         size = c.image_size or native_size(c.data, self.data_dir)
         # Channels are checked after the family's prepare_data (which may swap a pair).
-        return load_dataset(c.data, image_size=size, data_dir=self.data_dir)
+        return load_training_data(c.data, image_size=size, data_dir=self.data_dir, path=self.data_path,
+                                  memory_limit=self.memory_limit, quiet=not self.is_main,
+                                  workers=default_workers(self.world_size) if self.data_workers is None else self.data_workers)
 
     def _steps_for(self, epochs: float) -> int:
         """Steps for ``epochs`` passes over the data (at least one)."""
@@ -380,6 +395,7 @@ class Trainer:
                         self._after_step()
                 return self._finish()
         finally:  # however the run ends, the directory is free for the next one
+            self.batches.close()  # streaming workers hold forked copies of the lock's descriptor
             self._unlock()
 
     def _start(self) -> None:

@@ -38,6 +38,7 @@ from genzoo.plugin import (
     LatentGMM,
     LatentModel,
     ModelConfig,
+    mean_image,
     Phase,
     Recipe,
     StepContext,
@@ -328,8 +329,8 @@ def ae_recipe(model: AEModel, config: AEConfig) -> Recipe:
         if x is None:
             return
         xs = x[: c.eval_images]
-        mean_image = ((d.images.float().cpu() + 1) / 2).mean(0, keepdim=True)
-        baseline = float(pixel_error(mean_image.expand_as(xs), xs, "l2").mean())
+        mean = mean_image(d.images)  # the data may be lazy (larger than memory): never all at once
+        baseline = float(pixel_error(mean.expand_as(xs), xs, "l2").mean())
         with ctx.inference_weights() as im:
             mse = float(im.reconstruction_error(xs, loss="l2").mean())  # type: ignore[attr-defined]
         entries = [
