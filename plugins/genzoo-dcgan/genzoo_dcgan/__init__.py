@@ -6,13 +6,15 @@ ReLU in the generator with tanh at the output, LeakyReLU(0.2) in the discriminat
 weights from N(0, 0.02), Adam with lr 2e-4 and beta1 0.5.
 
 Sizes: the generator starts from a base x base map (base 4..7) and doubles it until it
-reaches ``image_size``, so 16, 28 (7 -> 14 -> 28), 32 and 64 all work; the discriminator
-mirrors it. Uses only the public plugin API (genzoo.plugin), as a third-party plugin would.
+reaches ``image_size``, so 16, 28 (7 -> 14 -> 28), 32, 64, 128 and 256 all work (up to 6
+doublings); the discriminator mirrors it. Channels double per stage towards the small map, so
+at 256 px the 4x4 map has 32 x width channels, as the paper's 64 px network had 8 x 128. Uses only the public plugin API (genzoo.plugin), as a third-party plugin would.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -36,7 +38,16 @@ __version__ = "0.1.0"
 
 def plan(image_size: int) -> tuple[int, int]:
     """image_size -> (base, doublings) with base in 4..7: 32 -> (4, 3), 28 -> (7, 2)."""
-    return size_plan(image_size, "DCGAN cannot make", "16, 28, 32, 48, 64, 128")
+    return size_plan(image_size, "DCGAN cannot make", "16, 28, 32, 64, 128, 256")
+
+
+#: Batch size by image side where the default 64 would make a step too slow or too large.
+BATCH_BY_SIZE = {128: 32, 256: 16}
+
+
+def batch_for(image_size: int) -> int | None:
+    """The default batch size at ``image_size`` px (None: the config's default, 64)."""
+    return next((b for s, b in sorted(BATCH_BY_SIZE.items(), reverse=True) if image_size >= s), None)
 
 
 def init_weights(m: nn.Module) -> None:
@@ -141,11 +152,20 @@ class DCGANModel(AdversarialModel):
 
 class DCGANFamily(Family):
     card_template = "genzoo.card_templates:dcgan.md"
-    description = "Deep convolutional GAN (Radford et al. 2016); 16-128 px, gray or RGB"
+    description = "Deep convolutional GAN (Radford et al. 2016); 16-256 px, gray or RGB"
     config_class = DCGANConfig
     model_class = DCGANModel
     supports_labels = True
     reference_recipes = standard_recipes()
+    image_sizes = (16, 28, 32, 64, 128, 256)
+    image_size_rule = "any base * 2^k with base 4..7 and k <= 6 (one up/down-sampling stage per doubling)"
+
+    def check_image_size(self, image_size: int) -> None:
+        plan(image_size)
+
+    def size_defaults(self, image_size: int, config: DCGANConfig | None = None) -> dict[str, Any]:  # type: ignore[override]
+        batch = batch_for(image_size)
+        return {} if batch is None else {"batch_size": batch}
 
     def recipe(self, model: DCGANModel, config: DCGANConfig) -> Recipe:  # type: ignore[override]
         return adversarial_recipe(model, config)
