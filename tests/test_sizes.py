@@ -87,7 +87,7 @@ def test_diffusion_unet_reaches_8_px_with_attention_at_16_and_8_from_128():
     d128, d256 = fam.size_defaults(128), fam.size_defaults(256)
     assert d128["channel_mult"] == (1, 1, 2, 3, 4) and d128["attention_resolutions"] == (16, 8)
     assert d256["channel_mult"] == (1, 1, 2, 2, 3, 4) and d256["attention_resolutions"] == (16, 8)
-    assert d128["batch_size"] == 32 and d256["batch_size"] == 16
+    assert d128["batch_size"] == 16 and d256["batch_size"] == 4
     # attention follows the levels the user asked for: 128 -> 64 -> 32 -> 16
     mine = fam.default_config(channel_mult=(1, 2, 2, 2))
     assert fam.size_defaults(128, mine)["attention_resolutions"] == (16,)
@@ -119,7 +119,7 @@ def test_info_states_sizes(cli):
     assert "at 64 px: batch_size=64" in text and "at 128 px: batch_size=32" in text and "at 256 px: batch_size=16" in text
     code, out, _ = cli("info", "diffusion")
     text = " ".join(out.split())
-    assert "at 128 px: width=64, channel_mult=1,1,2,3,4, num_res_blocks=2, attention_resolutions=16,8, batch_size=32" in text
+    assert "at 128 px: width=64, channel_mult=1,1,2,3,4, num_res_blocks=2, attention_resolutions=16,8, batch_size=16" in text
 
 
 def test_size_lines_of_a_family_that_states_none():
