@@ -114,7 +114,7 @@ def sizes_for(config: DiffusionConfig, image_size: int) -> DiffusionConfig:
 
 #: Batch size by image side: the default 64 at 64 px already peaks near 8 GB of memory in
 #: training (activations of the full-resolution levels), and each doubling of the side needs
-#: about 4x per image; these keep the peak near that of 64 px (docs/diffusion.md, "Sizes").
+#: 3-4x as much per image; these keep the peak near that of 64 px (docs/diffusion.md, "Sizes").
 BATCH_BY_SIZE = {128: 16, 256: 4}
 
 
