@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import typing
+from typing import TYPE_CHECKING
 
 import click
 from rich.table import Table
@@ -13,8 +14,10 @@ from genzoo.capabilities import capabilities_of, capability_table, describe
 from genzoo.cli import load_plugin_command, plugin_commands
 from genzoo.console import console, esc
 from genzoo.errors import GenzooError
-from genzoo.family import Family
 from genzoo.registry import REGISTRIES, families
+
+if TYPE_CHECKING:  # annotations only
+    from genzoo.family import Family
 
 KINDS = ("families", "capabilities", "losses", "samplers", "datasets", "metrics", "tasks")
 
