@@ -13,7 +13,7 @@ import dataclasses
 import platform
 import sys
 from importlib import metadata
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -442,6 +442,13 @@ class Family:
         those the user did not set (``--set``/``--config``); `genzoo info` prints them for each of
         ``image_sizes``. Default: none."""
         return {}
+
+    def apply_size_defaults(self, config: ModelConfig, image_size: int, user_set: Collection[str] = ()) -> ModelConfig:
+        """``config`` with :meth:`size_defaults` for ``image_size`` applied, except the keys in
+        ``user_set`` (what the user set: --set, --config, keyword arguments). `genzoo train` and
+        `genzoo bench` both build their config this way."""
+        chosen = {k: v for k, v in self.size_defaults(image_size, config).items() if k not in user_set}
+        return config.update(chosen, source="override") if chosen else config
 
     def default_config(self, **overrides: Any) -> ModelConfig:
         return self.config_class().update(overrides, source="override") if overrides else self.config_class()

@@ -162,3 +162,13 @@ def test_trainer_applies_size_defaults_the_user_did_not_set(tmp_path):
     t = Trainer(families.get("dcgan"), overrides=base, out=tmp_path / "c", data=_rgb(32), progress=False)
     assert t.config.batch_size == 64  # below 128 px: the config's default
     t._unlock()
+
+
+def test_bench_builds_its_config_as_train_does():
+    """`genzoo bench` times the engine and its bare loop at the batch size `genzoo train` would use."""
+    from genzoo.bench import BenchSettings, _configured
+
+    cfg, data, _ = _configured(families.get("dcgan"), BenchSettings(data="digits", image_size=128))
+    assert cfg.image_size == 128 and cfg.batch_size == 32
+    cfg, _, _ = _configured(families.get("dcgan"), BenchSettings(data="digits", image_size=128, batch_size=8))
+    assert cfg.batch_size == 8

@@ -142,8 +142,8 @@ class Trainer:
                 family.check_image_size(self.config.image_size)
             # a family may adapt the data first (pix2pix: resize, build pairs from config.task)
             self.data = family.prepare_data(data if data is not None else self._load_data(), self.config)
-            if not resume:
-                self.config = self._size_defaults(self.config, overrides)
+            if not resume:  # batch size, network shape ... for the image size, unless the user set them
+                self.config = family.apply_size_defaults(self.config, self.config.image_size or self.data.image_size, overrides)
             if epochs is not None:
                 self.config = self.config.update({"steps": self._steps_for(epochs)})
             seed_everything(self.config.seed + rank)
@@ -241,13 +241,6 @@ class Trainer:
         size = c.image_size or native_size(c.data, self.data_dir)
         # Channels are checked after the family's prepare_data (which may swap a pair).
         return load_dataset(c.data, image_size=size, data_dir=self.data_dir)
-
-    def _size_defaults(self, c: ModelConfig, overrides: dict[str, Any]) -> ModelConfig:
-        """The family's defaults for the image size (batch size, network shape ...), except the keys
-        the user set (``overrides``: --set, --config, keyword arguments)."""
-        chosen = self.family.size_defaults(c.image_size or self.data.image_size, c)
-        chosen = {k: v for k, v in chosen.items() if k not in overrides}
-        return c.update(chosen, source="override") if chosen else c
 
     def _steps_for(self, epochs: float) -> int:
         """Steps for ``epochs`` passes over the data (at least one)."""
