@@ -82,6 +82,17 @@ def test_default_networks_build_at_large_sizes(family, size):
     assert model is not None and sum(p.numel() for p in model.parameters()) > 1e6
 
 
+def test_dcgan_channels_stop_doubling_at_8x_width_from_128_px():
+    fam = families.get("dcgan")
+    assert fam.size_defaults(64) == {} and fam.size_defaults(128) == {"max_mult": 8, "batch_size": 32}
+    capped = genzoo.create("dcgan", image_size=256, channels=3, g_width=4, d_width=4, max_mult=8)
+    uncapped = genzoo.create("dcgan", image_size=256, channels=3, g_width=4, d_width=4)  # max_mult=0: as before
+    assert capped.generator.net[0].out_channels == 32 and uncapped.generator.net[0].out_channels == 128
+    assert capped.discriminator.net[-1].in_channels == 32 and uncapped.discriminator.net[-1].in_channels == 128
+    x = capped.sample(2, seed=0)
+    assert x.shape == (2, 3, 256, 256)
+
+
 def test_diffusion_unet_reaches_8_px_with_attention_at_16_and_8_from_128():
     fam = families.get("diffusion")
     d128, d256 = fam.size_defaults(128), fam.size_defaults(256)
@@ -116,7 +127,8 @@ def test_info_states_sizes(cli):
     text = " ".join(out.split())
     assert code == 0
     assert "sizes: 16, 28, 32, 64, 128, 256 px; other sizes: any base * 2^k with base 4..7" in text
-    assert "at 64 px: batch_size=64" in text and "at 128 px: batch_size=32" in text and "at 256 px: batch_size=16" in text
+    assert "at 64 px: batch_size=64" in text and "at 128 px: max_mult=8, batch_size=32" in text
+    assert "at 256 px: max_mult=8, batch_size=16" in text
     code, out, _ = cli("info", "diffusion")
     text = " ".join(out.split())
     assert "at 128 px: width=64, channel_mult=1,1,2,3,4, num_res_blocks=2, attention_resolutions=16,8, batch_size=16" in text
