@@ -389,6 +389,7 @@ def _loaded(fam: Any, settings: BenchSettings) -> tuple[Any, Any, dict[str, Any]
 
 def _prepared(fam: Any, cfg: Any, raw: Any, overrides: dict[str, Any]) -> tuple[Any, Any, dict[str, Any]]:
     data = fam.prepare_data(raw, cfg)  # as the engine does right after loading
+    cfg = fam.apply_size_defaults(cfg, cfg.image_size or data.image_size, overrides)  # as the engine does next
     fitted = fam.configure_for_data(cfg, data)
     fitted = dataclasses.replace(fitted, image_size=data.image_size)
     return fitted, data, overrides

@@ -13,7 +13,7 @@ import dataclasses
 import platform
 import sys
 from importlib import metadata
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -424,6 +424,31 @@ class Family:
     #: How the family is meant to be trained for the zoo's results (`genzoo zoo`, docs/zoo.md):
     #: full names are "<family>/<recipe name>". See genzoo.recipes.standard_recipes.
     reference_recipes: tuple[ReferenceRecipe, ...] = ()
+    #: Image sides (px) the family is built for and tested at, smallest first; `genzoo info` prints
+    #: them. Other sides may work too: :meth:`check_image_size` decides. () = not stated.
+    image_sizes: ClassVar[tuple[int, ...]] = ()
+    #: One line on which other sides work, printed after ``image_sizes`` ("any base * 2^k, base 4..7").
+    image_size_rule: ClassVar[str] = ""
+
+    def check_image_size(self, image_size: int) -> None:
+        """Raise a one-line GenzooError naming sizes that work if the family cannot make
+        ``image_size`` px images. Called by :meth:`build`, and by the trainer before it loads
+        data at an asked-for size. The default accepts every size."""
+
+    def size_defaults(self, image_size: int, config: ModelConfig | None = None) -> dict[str, Any]:
+        """Config values this family picks for ``image_size`` px images (network width and depth,
+        attention, batch size ...), by config key, given ``config`` (the user's values so far;
+        None: the defaults) so that one value may follow another the user set. The trainer applies
+        those the user did not set (``--set``/``--config``); `genzoo info` prints them for each of
+        ``image_sizes``. Default: none."""
+        return {}
+
+    def apply_size_defaults(self, config: ModelConfig, image_size: int, user_set: Collection[str] = ()) -> ModelConfig:
+        """``config`` with :meth:`size_defaults` for ``image_size`` applied, except the keys in
+        ``user_set`` (what the user set: --set, --config, keyword arguments). `genzoo train` and
+        `genzoo bench` both build their config this way."""
+        chosen = {k: v for k, v in self.size_defaults(image_size, config).items() if k not in user_set}
+        return config.update(chosen, source="override") if chosen else config
 
     def default_config(self, **overrides: Any) -> ModelConfig:
         return self.config_class().update(overrides, source="override") if overrides else self.config_class()
@@ -435,6 +460,7 @@ class Family:
         if config.image_size == 0 or config.channels == 0:  # no data to take them from
             config = dataclasses.replace(config, image_size=config.image_size or DEFAULT_IMAGE_SIZE,
                                          channels=config.channels or 1)
+        self.check_image_size(config.image_size)
         model = self.model_class(config)
         model.family_name = self.name  # type: ignore[misc]
         return model
@@ -506,4 +532,8 @@ class Family:
         return None
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "description": self.description, "config": self.default_config().to_dict()}
+        out = {"name": self.name, "description": self.description, "config": self.default_config().to_dict()}
+        if self.image_sizes:
+            out["image_sizes"] = list(self.image_sizes)
+            out["size_defaults"] = {s: self.size_defaults(s) for s in self.image_sizes}
+        return out

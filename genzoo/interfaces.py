@@ -78,10 +78,22 @@ def size_plan(image_size: int, cannot: str, examples: str = "16, 28, 32, 64") ->
     """image_size -> (base, k) with image_size = base * 2**k, base in 4..7 and k (at most 6) as large as
     possible: 32 -> (4, 3), 28 -> (7, 2). The plan of the strided conv stacks (DCGAN, VAE, autoencoder)
     that double or halve a base x base map k times. ``cannot`` starts the error ("the VAE cannot handle")."""
+    plan = _plan(image_size)
+    if plan is not None:
+        return plan
+    largest = 7 * 2**6
+    below = next((s for s in range(min(image_size - 1, largest), 7, -1) if _plan(s)), None)
+    above = next((s for s in range(max(image_size + 1, 8), largest + 1) if _plan(s)), None)
+    nearest = " or ".join(str(s) for s in (below, above) if s is not None)
+    raise GenzooError(
+        f"{cannot} {image_size}x{image_size} images; use a size of base * 2^k with base 4..7 and k <= 6, "
+        f"nearest: {nearest} (e.g. {examples})"
+    )
+
+
+def _plan(image_size: int) -> tuple[int, int] | None:
     for k in range(6, 0, -1):
         base, rem = divmod(image_size, 2**k)
         if rem == 0 and 4 <= base <= 7:
             return base, k
-    raise GenzooError(
-        f"{cannot} {image_size}x{image_size} images; use a size of base * 2^k with base 4..7 (e.g. {examples})"
-    )
+    return None

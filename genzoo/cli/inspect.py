@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import typing
+from typing import TYPE_CHECKING
 
 import click
 from rich.table import Table
@@ -14,6 +15,9 @@ from genzoo.cli import load_plugin_command, plugin_commands
 from genzoo.console import console, esc
 from genzoo.errors import GenzooError
 from genzoo.registry import REGISTRIES, families
+
+if TYPE_CHECKING:  # annotations only
+    from genzoo.family import Family
 
 KINDS = ("families", "capabilities", "losses", "samplers", "datasets", "metrics", "tasks")
 
@@ -111,6 +115,8 @@ def info(family: str) -> None:
     out.print(f"[bold cyan]{esc(fam.name)}[/] ({esc(dist)}): {esc(fam.description)}")
     caps = ", ".join(c.__name__ for c in capabilities_of(fam)) or "none"
     out.print(f"capabilities: {esc(caps)}  [dim](genzoo list capabilities)[/]")
+    for line in size_lines(fam):
+        out.print(esc(line))
     hints = typing.get_type_hints(fam.config_class)
     table = Table(show_edge=False)
     table.add_column("config key", style="cyan")
@@ -123,6 +129,27 @@ def info(family: str) -> None:
         table.add_row(esc(f.name), esc(name), esc(repr(getattr(defaults, f.name))))
     out.print(table)
     out.print("set any of these with [bold]--set key=value[/] or --config FILE.json")
+
+
+def size_lines(fam: Family) -> list[str]:
+    """What `genzoo info` says about image sizes: 'sizes: ...' and, per size, the defaults that follow it."""
+    if not fam.image_sizes:
+        return ["sizes: not stated by the plugin"]
+    rule = f"; other sizes: {fam.image_size_rule}" if fam.image_size_rule else ""
+    lines = [f"sizes: {', '.join(str(s) for s in fam.image_sizes)} px{rule}"]
+    chosen_by_size = {size: fam.size_defaults(size) for size in fam.image_sizes}
+    if any("batch_size" in c for c in chosen_by_size.values()):  # say the batch size at every size, then
+        default = fam.default_config().batch_size
+        chosen_by_size = {s: {**c, "batch_size": c.get("batch_size", default)} for s, c in chosen_by_size.items()}
+    for size, chosen in chosen_by_size.items():
+        if chosen:
+            shown = ", ".join(f"{k}={_value(v)}" for k, v in chosen.items())
+            lines.append(f"  at {size} px: {shown}")
+    return lines
+
+
+def _value(v: object) -> str:
+    return ",".join(str(x) for x in v) if isinstance(v, (tuple, list)) and v else "()" if isinstance(v, (tuple, list)) else str(v)
 
 
 def _status(status: str) -> str:

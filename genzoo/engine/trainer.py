@@ -144,6 +144,8 @@ class Trainer:
         self._lock: RunLock | None = None
         try:
             self.config, self.out, self.start_step, restored = self._open_run(config, overrides, out)
+            if self.config.image_size and not resume:  # a size the family cannot make fails before any data is read
+                family.check_image_size(self.config.image_size)
             # a family may adapt the data first (pix2pix: resize, build pairs from config.task)
             loaded = data if data is not None else self._load_data()
             if family.needs and is_lazy(loaded):  # pairs and domains are built whole, in memory
@@ -152,6 +154,8 @@ class Trainer:
                     f"memory only, and '{self.config.data}' is read lazily ({loaded.reading.get('path')}); raise "
                     "--memory-limit or use --data-path memory")
             self.data = family.prepare_data(loaded, self.config)
+            if not resume:  # batch size, network shape ... for the image size, unless the user set them
+                self.config = family.apply_size_defaults(self.config, self.config.image_size or self.data.image_size, overrides)
             if epochs is not None:
                 self.config = self.config.update({"steps": self._steps_for(epochs)})
             seed_everything(self.config.seed + rank)

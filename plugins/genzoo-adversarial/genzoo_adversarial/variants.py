@@ -61,6 +61,9 @@ class AdversarialFamily(Family):
 
     config_class = AdversarialNetsConfig
     model_class = AdversarialNetsModel
+    image_sizes = (16, 28, 32, 64)
+    # no check_image_size: the side an arch allows depends on --set arch, so the networks check it
+    image_size_rule = "arch=mlp: any side; arch=conv: any base * 2^k with base 4..7 and k <= 6"
 
     def __init__(self, description: str, *, card_template: str, supports_labels: bool = False,
                  reference_recipes: tuple[ReferenceRecipe, ...] = (), **preset: Any):

@@ -357,6 +357,11 @@ class AEFamily(Family):
     config_class = AEConfig
     model_class = AEModel
     reference_recipes = standard_recipes()
+    image_sizes = (16, 28, 32, 64)
+    image_size_rule = "any base * 2^k with base 4..7 and k <= 6 (one stride-2 stage per halving)"
+
+    def check_image_size(self, image_size: int) -> None:
+        plan(image_size)
 
     def recipe(self, model: AEModel, config: AEConfig) -> Recipe:  # type: ignore[override]
         return ae_recipe(model, config)

@@ -453,6 +453,8 @@ class CycleGANFamily(Family):
     model_class = CycleGANModel
     pipeline_tag = "image-to-image"
     needs = (DOMAIN,)
+    image_sizes = (16, 28, 32, 64)
+    image_size_rule = "any multiple of 4 (the generators halve the side twice)"
     reference_recipes = (
         ReferenceRecipe("fashion-mnist-shoes-boots-10min-cpu", "fashion-mnist",
                         "sneakers <-> ankle boots (unpaired) in 10 CPU-minutes",
@@ -460,6 +462,12 @@ class CycleGANFamily(Family):
         ReferenceRecipe("digits-3-8-10min-cpu", "digits", "digits 3 <-> 8 (unpaired) in 10 CPU-minutes",
                         max_time="10m", overrides={"task": "classes:3,8"}, eval_n=60),
     )
+
+    def check_image_size(self, image_size: int) -> None:
+        check_size(image_size)
+
+    def size_defaults(self, image_size: int, config: CycleGANConfig | None = None) -> dict[str, Any]:  # type: ignore[override]
+        return {"d_layers": patch_layers(image_size)}
 
     def prepare_data(self, data: ImageDataset, config: CycleGANConfig) -> ImageDataset:  # type: ignore[override]
         """Two domains in one dataset (``extra["domain"]``), from ``unpaired:`` data or ``task``."""

@@ -112,6 +112,17 @@ def sizes_for(config: DiffusionConfig, image_size: int) -> DiffusionConfig:
     )
 
 
+#: Batch size by image side: the default 64 at 64 px already peaks near 8 GB of memory in
+#: training (activations of the full-resolution levels), and each doubling of the side needs
+#: 3-4x as much per image; these keep the peak near that of 64 px (docs/diffusion.md, "Sizes").
+BATCH_BY_SIZE = {128: 16, 256: 4}
+
+
+def batch_for(image_size: int) -> int | None:
+    """The default batch size at ``image_size`` px (None: the config's default, 64)."""
+    return next((b for s, b in sorted(BATCH_BY_SIZE.items(), reverse=True) if image_size >= s), None)
+
+
 @dataclass
 class _Plan:
     """A checked sampling request: the sampler, its timesteps (computed once) and its options."""
@@ -427,13 +438,23 @@ def min_snr_weights(abar: Tensor, gamma: float, prediction: str = "eps") -> Tens
 
 class DiffusionFamily(Family):
     card_template = "genzoo.card_templates:diffusion.md"
-    description = "Denoising diffusion (DDPM training; ddpm/ddim/dpm++2m samplers, guidance, inpainting); 16-64 px, gray or RGB"
+    description = "Denoising diffusion (DDPM training; ddpm/ddim/dpm++2m samplers, guidance, inpainting); 16-256 px, gray or RGB"
     config_class = DiffusionConfig
     model_class = DiffusionModel
     supports_labels = True
     # 30 CPU-minutes: diffusion needs far more steps than the other families; sampling is slow
     # too (DDIM-50 at about 5 img/s on a 2-core CPU), so the CPU evaluations draw fewer images.
     reference_recipes = standard_recipes(cpu_minutes=30, eval_n={"digits": 500, "fashion-mnist": 1000})
+    image_sizes = (16, 28, 32, 64, 128, 256)
+    image_size_rule = "any side; the U-Net halves it while it stays even (to 4 px, from 128 px to 8 px)"
+
+    def size_defaults(self, image_size: int, config: DiffusionConfig | None = None) -> dict[str, Any]:  # type: ignore[override]
+        # from the user's config: attention follows the levels asked for with --set channel_mult
+        c = sizes_for(config if config is not None else DiffusionConfig(), image_size)
+        out: dict[str, Any] = {"width": c.width, "channel_mult": tuple(c.channel_mult), "num_res_blocks": c.num_res_blocks,
+                               "attention_resolutions": tuple(c.attention_resolutions)}
+        batch = batch_for(image_size)
+        return out if batch is None else {**out, "batch_size": batch}
 
     def configure_for_data(self, config: DiffusionConfig, data: Any) -> DiffusionConfig:  # type: ignore[override]
         # Conditioning is on by default; data without labels trains an unconditional model
@@ -446,8 +467,3 @@ class DiffusionFamily(Family):
     def recipe(self, model: DiffusionModel, config: DiffusionConfig) -> Recipe:  # type: ignore[override]
         return Recipe([Phase("denoise", ["denoiser"], diffusion_loss)])
 
-    def describe(self) -> dict[str, Any]:
-        d = super().describe()
-        d["sizes"] = {s: {"channel_mult": default_channel_mult(s), "attention": default_attention(s, default_channel_mult(s))}
-                      for s in (16, 28, 32, 64)}
-        return d

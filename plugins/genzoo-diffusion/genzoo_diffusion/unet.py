@@ -31,16 +31,39 @@ def levels_for(image_size: int, max_downsamples: int = 3) -> int:
     return k + 1
 
 
+#: From 128 px the U-Net halves the image down to 8 px (5 levels at 128, 6 at 256), with the
+#: extra top levels kept narrow, as the 128 and 256 px networks of Ho et al. (2020) and Dhariwal
+#: and Nichol (2021) are: the full-resolution levels cost the most and need the fewest channels.
+LARGE = 128
+LARGE_MULT = (1, 1, 2, 2, 3, 4)
+
+
+def large_levels(image_size: int) -> int:
+    """Levels from 128 px: 1 + how often the side halves while the result is still >= 8 px."""
+    k = 0
+    while image_size % 2 ** (k + 1) == 0 and image_size // 2 ** (k + 1) >= 8:
+        k += 1
+    return k + 1
+
+
 def default_channel_mult(image_size: int) -> tuple[int, ...]:
-    """Width multipliers per level: (1, 2, 2[, 2]) up to 32 px, (1, 2, 3, 4) from 64 px."""
+    """Width multipliers per level: (1, 2, 2[, 2]) up to 32 px, (1, 2, 3, 4) at 64 px,
+    (1, 1, 2, 3, 4) at 128 px, (1, 1, 2, 2, 3, 4) at 256 px."""
+    if image_size >= LARGE:
+        n = large_levels(image_size)
+        if n > len(LARGE_MULT):
+            return (1,) * (n - len(LARGE_MULT)) + LARGE_MULT
+        return (1, 1, 2, 3, 4)[-n:] if n == 5 else LARGE_MULT[-n:]
     n = levels_for(image_size)
     return (1, 2, 3, 4)[:n] if image_size >= 64 else (1, 2, 2, 2)[:n]
 
 
 def default_attention(image_size: int, channel_mult: tuple[int, ...]) -> tuple[int, ...]:
-    """Attention at every level whose side is 8 px or less (the middle block always has it)."""
+    """Attention at every level below the top whose side is 8 px or less; from 128 px, 16 px or
+    less (the middle block always has it)."""
     sides = [image_size // 2**i for i in range(len(channel_mult))]
-    return tuple(s for s in sides if s <= 8 and s != image_size)
+    most = 16 if image_size >= LARGE else 8
+    return tuple(s for s in sides if s <= most and s != image_size)
 
 
 def timestep_embedding(t: Tensor, dim: int, max_period: float = 10000.0) -> Tensor:

@@ -308,6 +308,14 @@ class FlowFamily(Family):
     config_class = FlowConfig
     model_class = FlowModel
     reference_recipes = standard_recipes()
+    image_sizes = (16, 28, 32, 64)
+    image_size_rule = f"{MIN_SIZE} to {MAX_SIZE} px with a side divisible by 4"
+
+    def check_image_size(self, image_size: int) -> None:
+        check_size(image_size, 0)
+
+    def size_defaults(self, image_size: int, config: FlowConfig | None = None) -> dict[str, Any]:  # type: ignore[override]
+        return {"levels": auto_levels(image_size)}
 
     def recipe(self, model: FlowModel, config: FlowConfig) -> Recipe:  # type: ignore[override]
         if not isinstance(model, FlowModel):

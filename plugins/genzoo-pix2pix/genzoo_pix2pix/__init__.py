@@ -54,6 +54,8 @@ from genzoo.plugin import (
 __version__ = "0.1.0"
 
 SIZES = (32, 64, 128, 256)
+#: Batch size by image side where the default 32 would make a step too slow or too large.
+BATCH_BY_SIZE = {128: 16, 256: 8}
 
 
 def check_size(size: int) -> int:
@@ -324,6 +326,8 @@ class Pix2PixFamily(Family):
     model_class = Pix2PixModel
     pipeline_tag = "image-to-image"
     needs = (INPUTS,)
+    image_sizes = SIZES
+    image_size_rule = "none (the U-Net halves the side down to 1 px); data of another size is resized to the next of these"
     # judged on held-out pairs of the test split: translations against their targets (PSNR) and
     # the target images (FID ...); see Family.heldout_translations
     reference_recipes = tuple(
@@ -331,6 +335,14 @@ class Pix2PixFamily(Family):
                         max_time="10m", overrides={"task": "superres:4"}, eval_n=n)
         for d, n in (("digits", 297), ("fashion-mnist", 2000))
     )
+
+    def check_image_size(self, image_size: int) -> None:
+        check_size(image_size)
+
+    def size_defaults(self, image_size: int, config: Pix2PixConfig | None = None) -> dict[str, Any]:  # type: ignore[override]
+        out: dict[str, Any] = {"d_layers": patch_layers(image_size), "dropout_layers": patch_layers(image_size)}
+        batch = BATCH_BY_SIZE.get(image_size)
+        return out if batch is None else {**out, "batch_size": batch}
 
     def prepare_data(self, data: ImageDataset, config: Pix2PixConfig) -> ImageDataset:  # type: ignore[override]
         """Resize to a supported size, build pairs with ``task``, apply ``direction``."""

@@ -537,6 +537,11 @@ class VAEFamily(Family):
     model_class = VAEModel
     supports_labels = True  # --set conditional=true gives the cvae
     reference_recipes = standard_recipes()
+    image_sizes = (16, 28, 32, 64)
+    image_size_rule = "any base * 2^k with base 4..7 and k <= 6 (one stride-2 stage per halving)"
+
+    def check_image_size(self, image_size: int) -> None:
+        plan(image_size)
 
     def recipe(self, model: VAEModel, config: VAEConfig) -> Recipe:  # type: ignore[override]
         return vae_recipe(model, config)
