@@ -181,17 +181,19 @@ def test_labelled_grid_titles_each_column():
 # ------------------------------------------------------------------------------------------
 def test_manifold_grid_spans_the_prior_quantiles(edit_vae2_run):
     model = genzoo.load(edit_vae2_run)
-    assert model.default_sampler == "normal"
-    z = manifold_latents(model, 5, margin=0.1)
+    assert model.default_sampler == "gmm"  # a trained VAE's default; the prior is asked for by name
+    z = manifold_latents(model, 5, margin=0.1, sampler="normal")
     assert z.shape == (5, 5, 2)
     q = torch.distributions.Normal(0.0, 1.0).icdf(torch.tensor([0.1, 0.9]))
     assert torch.allclose(z[0, 0], torch.stack([q[0], q[1]]))  # top left: low z1, high z2
     assert torch.allclose(z[-1, -1], torch.stack([q[1], q[0]]))
     assert (z[0, 1:, 0] > z[0, :-1, 0]).all() and (z[1:, 0, 1] < z[:-1, 0, 1]).all()
     assert torch.allclose(z[2, 2], torch.zeros(2), atol=1e-6)  # the median
-    images = manifold(model, 5, margin=0.1)
+    images = manifold(model, 5, margin=0.1, sampler="normal")
     assert images.shape == (5, 5, 1, 16, 16) and 0 <= images.min() and images.max() <= 1
     assert torch.equal(images[1, 3], model.decode(z[1, 3][None])[0])
+    # without a sampler the grid follows the default (the fitted mixture's quantiles)
+    assert torch.equal(manifold_latents(model, 5, margin=0.1), manifold_latents(model, 5, margin=0.1, sampler="gmm"))
 
 
 def test_quantiles_of_a_sampler_without_closed_form(edit_vae2_run):
