@@ -221,6 +221,7 @@ def run_recipe(
 
     entry = get_recipe(name)
     r = entry.recipe
+    budget = None if is_recipe_budget(budget, r) else budget
     seconds, steps = parse_budget(budget) if budget is not None else (None, None)
     if eval_n is not None and eval_n < 2:
         raise GenzooError(f"--eval-n must be at least 2, got {eval_n}")
@@ -241,6 +242,16 @@ def run_recipe(
     eval_on = eval_device or ("cuda" if r.hardware == "gpu" else "cpu")
     return finish_run(entry, trained.run_dir, budget=budget, eval_n=eval_n, device=eval_on,
                       data_dir=data_dir, train_wall_s=train_wall)
+
+
+def is_recipe_budget(budget: str | None, recipe: ReferenceRecipe) -> bool:
+    """Whether ``budget`` ('10m', '600s', '500steps') is the recipe's own budget, so a run
+    given it explicitly is a full-budget result (recordable), not a shortened one."""
+    if budget is None:
+        return True
+    seconds, steps = parse_budget(budget)
+    own = parse_budget(recipe.max_time)[0] if recipe.max_time else None
+    return recipe.steps == steps if recipe.max_time is None else (seconds == own and steps is None and recipe.steps is None)
 
 
 def finish_run(entry: Entry, run_dir: str | Path, *, budget: str | None = None, eval_n: int | None = None,

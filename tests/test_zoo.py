@@ -319,3 +319,15 @@ def test_families_without_recipes_list_nothing():
     from genzoo.zoo import recipes
 
     assert all(e.family in families.names() for e in recipes().values())
+
+
+def test_a_budget_equal_to_the_recipes_is_a_full_budget():
+    from genzoo.recipes import ReferenceRecipe
+    from genzoo.zoo import is_recipe_budget
+
+    timed = ReferenceRecipe(name="x", data="digits", purpose="p", max_time="10m")
+    assert is_recipe_budget(None, timed) and is_recipe_budget("10m", timed) and is_recipe_budget("600s", timed)
+    assert not is_recipe_budget("9m", timed) and not is_recipe_budget("500steps", timed)
+    stepped = ReferenceRecipe(name="y", data="digits", purpose="p", steps=500)
+    assert is_recipe_budget("500steps", stepped) and not is_recipe_budget("400steps", stepped)
+    assert not is_recipe_budget("10m", stepped)

@@ -70,11 +70,13 @@ def run_cmd(name: str, budget: str | None, out: str | None, eval_n: int | None, 
     and the model card with the evaluation."""
     from genzoo.io import write_json  # here: imports torch
     from genzoo.recipes import parse_budget  # here: imports torch
-    from genzoo.zoo import default_results_dir, default_run_dir, get_recipe, result_path, run_recipe  # here: torch
+    from genzoo.zoo import (  # here: torch
+        default_results_dir, default_run_dir, get_recipe, is_recipe_budget, result_path, run_recipe,
+    )
 
     if budget is not None:
         parse_budget(budget)  # a bad budget fails before any family is loaded
-    if record and budget is not None:
+    if record and budget is not None and not is_recipe_budget(budget, get_recipe(name).recipe):
         raise GenzooError("--record stores only full-budget results; drop --budget (or --record)")
     res = run_recipe(name, budget=budget, out=out, device=device, eval_n=eval_n, eval_device=eval_device,
                      progress=progress, data_dir=data_dir)
