@@ -168,7 +168,9 @@ class DCGANFamily(Family):
     config_class = DCGANConfig
     model_class = DCGANModel
     supports_labels = True
-    reference_recipes = standard_recipes()
+    # bf16 autocast on the CPU: 1.4x the steps in 10 minutes, FID 2.03 -> 1.80 with recall and
+    # coverage up (docs/dcgan.md); `genzoo train` itself stays fp32 (same seed, same images anywhere)
+    reference_recipes = standard_recipes(cpu_precision="bf16")
     image_sizes = (16, 28, 32, 64, 128, 256)
     image_size_rule = "any base * 2^k with base 4..7 and k <= 6 (one up/down-sampling stage per doubling)"
 
