@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from genzoo.anomaly import anogan_scores
 from genzoo.config import ModelConfig, bounded
@@ -37,6 +37,23 @@ class AdversarialConfig(ModelConfig):
     gp_weight: float = bounded(0.0, min=0)  # gradient penalty weight (WGAN-GP: 10); 0 = off
     clip_value: float = bounded(0.0, min=0)  # clip discriminator weights to [-c, c] after each update (WGAN: 0.01)
     lr_d: float = bounded(0.0, min=0)  # discriminator learning rate; 0 = same as lr
+    d_spectral_norm: bool = False  # spectral normalisation of every D layer (Miyato et al. 2018); see spectral_normalise
+
+
+def spectral_normalise(module: nn.Module) -> nn.Module:
+    """Put spectral normalisation on every Linear, Conv2d and Embedding inside ``module``.
+
+    torch's parametrisation keeps the raw weight and the power-iteration vectors u, v in the
+    state dict, so checkpoints and saved models restore the estimate as it was; in eval mode the
+    estimate is frozen.
+    """
+    from torch.nn.utils.parametrizations import spectral_norm  # here: only models that ask for it
+
+    for m in list(module.modules()):
+        if isinstance(m, (nn.Linear, nn.Conv2d, nn.Embedding)):
+            spectral_norm(m)
+    return module
+
 
 
 class AdversarialModel(LatentModel):

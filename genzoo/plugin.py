@@ -10,7 +10,7 @@ See docs/plugins.md for a walk-through.
 
 import importlib
 
-from genzoo.adversarial import AdversarialConfig, AdversarialModel, adversarial_recipe
+from genzoo.adversarial import AdversarialConfig, AdversarialModel, adversarial_recipe, spectral_normalise
 from genzoo.capabilities import (
     ConditionalOnLabels,
     DecodesLatents,
@@ -69,7 +69,7 @@ from genzoo.regularizers import clip_weights, gradient_penalty, penalty_at
 from genzoo.samplers import LatentGMM, Sampler
 
 __all__ = [
-    "AdversarialConfig", "AdversarialModel", "adversarial_recipe", "ModelConfig", "bounded", "ImageDataset", "RawImages",
+    "AdversarialConfig", "AdversarialModel", "adversarial_recipe", "spectral_normalise", "ModelConfig", "bounded", "ImageDataset", "RawImages",
     "load_dataset", "LazyImages", "mean_image", "GenzooError", "Batch", "Family", "GenerativeModel", "LatentModel", "Phase", "Recipe",
     "StepContext", "Denoiser", "Discriminator", "Encoder", "Generator", "count_parameters", "size_plan", "to_signed", "to_unit",
     "AdversarialLoss", "datasets", "families", "losses", "metrics", "samplers", "register_dataset",

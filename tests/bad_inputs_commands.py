@@ -15,6 +15,8 @@ GRAY = f"{F}/gray.png"
 SEED_RANGE = "--seed must be a whole number from 0 to 9223372036854775807"
 
 ROWS: list[tuple[str, list[str], str]] = [
+    ("train-spectral-norm-not-bool", ["train", "cgan", "--set", "d_spectral_norm=maybe", "--steps", "1"],
+     "d_spectral_norm must be bool (true or false), got 'maybe'"),
     # ---- train: data specs -------------------------------------------------------------
     ("cmd-train-folder-missing", ["train", "dcgan", "--data", "folder:{tmp}/nope[1]", "--out", "{tmp}/r"],
      "nope[1]' does not exist"),

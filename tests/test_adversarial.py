@@ -317,6 +317,55 @@ def test_projection_discriminator(arch, tmp_path):
     assert s0.shape == (3,) and not torch.equal(s0, s1)  # the score depends on the class
 
 
+@pytest.mark.parametrize("arch,cond", [("conv", "projection"), ("conv", "concat"), ("mlp", "projection")])
+def test_spectral_norm_bounds_every_discriminator_layer_and_reloads(arch, cond, tmp_path):
+    from torch.nn.utils import parametrize
+
+    over = {**(TINY_CONV if arch == "conv" else TINY_MLP), "arch": arch, "d_conditioning": cond,
+            "d_spectral_norm": True, "d_norm": "none", "loss": "hinge", "steps": 3}
+    res = train("cgan", out=tmp_path / "sn", progress=False, **over)
+    m = genzoo.load(str(res.run_dir))
+    layers = [x for x in m.discriminator.modules() if isinstance(x, (nn.Linear, nn.Conv2d, nn.Embedding))]
+    assert layers and all(parametrize.is_parametrized(x, "weight") for x in layers)
+    assert not any(parametrize.is_parametrized(x) for x in m.generator.modules())  # D only
+    for x in layers:  # one power iteration per step estimates sigma from below, so allow a margin
+        w = x.weight.detach().flatten(1)
+        assert torch.linalg.matrix_norm(w, ord=2) < 1.3
+        # the raw weight was trained and saved, not just the normalised one
+        assert not torch.allclose(x.parametrizations.weight.original.flatten(1), w)
+    x = m.sample(4, seed=0, labels=1)
+    assert torch.equal(m.discriminate(x, labels=1), m.discriminate(x, labels=1))  # frozen estimate in eval
+    again = genzoo.load(str(res.run_dir))
+    assert torch.equal(again.discriminate(x, labels=1), m.discriminate(x, labels=1))
+
+
+def test_dcgan_takes_spectral_norm_too(tmp_path):
+    from torch.nn.utils import parametrize
+
+    res = train("dcgan", out=tmp_path / "d", progress=False, **{**TINY_DCGAN, "steps": 2, "d_spectral_norm": True,
+                                                                "d_norm": "none", "loss": "hinge"})
+    m = genzoo.load(str(res.run_dir))
+    convs = [x for x in m.discriminator.modules() if isinstance(x, nn.Conv2d)]
+    assert convs and all(parametrize.is_parametrized(x, "weight") for x in convs)
+    assert json.loads((res.run_dir / "config.json").read_text())["config"]["d_spectral_norm"] is True
+
+
+def test_spectral_norm_run_resumes_bit_identically(tmp_path):
+    over = {**TINY_CONV, "d_conditioning": "projection", "d_spectral_norm": True, "d_norm": "none",
+            "loss": "hinge", "checkpoint_every": 2, "ema": 0.0}
+    full = train("cgan", out=tmp_path / "full", progress=False, **{**over, "steps": 4})
+    train("cgan", out=tmp_path / "part", progress=False, **{**over, "steps": 2})
+    fam = families.get("cgan")
+    leg = Trainer(fam, overrides={**over, "steps": 4}, out=tmp_path / "part", resume=True, progress=False)
+    assert leg.start_step == 2  # really a second leg, from the checkpoint
+    part = leg.fit()
+    a, b = genzoo.load(str(full.run_dir)), genzoo.load(str(part.run_dir))
+    assert torch.equal(a.sample(4, seed=1, labels=2), b.sample(4, seed=1, labels=2))
+    sa, sb = a.discriminator.state_dict(), b.discriminator.state_dict()
+    assert sa.keys() == sb.keys() and any(k.endswith("_u") for k in sa)  # the power-iteration vector is kept
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
 # ------------------------------------------------------------------------------------------
 # divergence
 # ------------------------------------------------------------------------------------------

@@ -14,6 +14,12 @@ Class conditioning (``num_classes > 0``) comes in two kinds for the discriminato
 * ``projection`` (Miyato and Koyama 2018, arXiv:1802.05637): D(x, y) = psi(phi(x)) +
   <embed(y), phi(x)>, the inner product of a class embedding with the image features.
 
+``d_spectral_norm`` divides every weight of the discriminator (its linear and convolutional
+layers and the projection embedding) by an estimate of its largest singular value, one power
+iteration per training forward (Miyato et al. 2018, arXiv:1802.05957), so each layer is
+1-Lipschitz. The projection paper trains its discriminator this way (with the hinge loss);
+without it the projection head can push the generator to one garment per class.
+
 The generator always concatenates a label embedding to z.
 """
 
@@ -24,7 +30,15 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from genzoo.plugin import AdversarialConfig, AdversarialModel, Discriminator, Generator, GenzooError, bounded
+from genzoo.plugin import (
+    AdversarialConfig,
+    AdversarialModel,
+    Discriminator,
+    Generator,
+    GenzooError,
+    bounded,
+    spectral_normalise,
+)
 from genzoo_dcgan import DCGANDiscriminator, DCGANGenerator, init_weights, norm2d, plan
 
 ARCHS = ("mlp", "conv")
@@ -203,3 +217,5 @@ class AdversarialNetsModel(AdversarialModel):
         for e in concat_embeds:
             if isinstance(e, nn.Embedding):
                 nn.init.normal_(e.weight, 0.0, LABEL_EMBED_STD)
+        if c.d_spectral_norm:  # after the init: the parametrisation starts from these weights
+            spectral_normalise(self.discriminator)

@@ -30,6 +30,7 @@ from genzoo.plugin import (
     adversarial_recipe,
     bounded,
     size_plan,
+    spectral_normalise,
     standard_recipes,
 )
 
@@ -160,6 +161,8 @@ class DCGANModel(AdversarialModel):
         self.generator = DCGANGenerator(config.latent_dim, config.channels, config.image_size, config.g_width, k, m)
         self.discriminator = DCGANDiscriminator(config.channels, config.image_size, config.d_width, config.d_norm, k, m)
         self.apply(init_weights)
+        if config.d_spectral_norm:  # after the init: the parametrisation starts from these weights
+            spectral_normalise(self.discriminator)
 
 
 class DCGANFamily(Family):
