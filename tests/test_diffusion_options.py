@@ -1,5 +1,5 @@
-"""Training options of the diffusion family that are off by default (issue 18, part 3):
-Min-SNR-gamma loss weighting, with eps and v targets. (v-prediction and the cosine schedule
+"""Training options of the diffusion family (issue 18, part 3), on by default since they were
+measured: Min-SNR-gamma loss weighting, with eps and v targets. (v-prediction and the cosine schedule
 have their own tests in tests/test_diffusion.py.)"""
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def test_min_snr_loss_weights_each_image(prediction):
 
     kw = {"image_size": 8, "width": 8, "num_res_blocks": 1, "dropout": 0.0, "num_classes": 10, "label_dropout": 0.0,
           "prediction": prediction}
-    plain = create("diffusion", **kw)
+    plain = create("diffusion", **kw, min_snr_gamma=0.0)
     torch.manual_seed(1)
     for p in plain.parameters():  # a non-zero output, as after some training
         torch.nn.init.normal_(p, 0, 0.05)
@@ -62,12 +62,14 @@ def test_min_snr_loss_weights_each_image(prediction):
     out = plain.denoiser(ab.sqrt() * x0 + (1 - ab).sqrt() * eps, t, batch.labels)
     target = eps if prediction == "eps" else ab.sqrt() * eps - (1 - ab).sqrt() * x0
     per_image = ((out - target) ** 2).mean(dim=(1, 2, 3))
-    torch.testing.assert_close(base, F.mse_loss(out, target))  # off (default): the plain loss
+    torch.testing.assert_close(base, F.mse_loss(out, target))  # off (gamma 0): the plain loss
     torch.testing.assert_close(got, (min_snr_weights(ab.view(6), 5.0, prediction) * per_image).mean())
     assert not torch.allclose(got, base)
 
 
-def test_min_snr_is_off_by_default_and_bounded():
-    assert create("diffusion", image_size=8, width=8, num_res_blocks=1).config.min_snr_gamma == 0
+def test_cosine_v_and_min_snr_5_are_the_defaults_and_gamma_is_bounded():
+    c = create("diffusion", image_size=8, width=8, num_res_blocks=1).config
+    assert (c.schedule, c.prediction, c.min_snr_gamma) == ("cosine", "v", 5.0)  # measured in docs/diffusion.md
+    assert create("diffusion", image_size=8, width=8, num_res_blocks=1, min_snr_gamma=0.0).config.min_snr_gamma == 0
     with pytest.raises(GenzooError, match="min_snr_gamma"):
         create("diffusion", image_size=8, width=8, num_res_blocks=1, min_snr_gamma=-1.0)
