@@ -55,7 +55,6 @@ def spectral_normalise(module: nn.Module) -> nn.Module:
     return module
 
 
-
 class AdversarialModel(LatentModel):
     """Generator + discriminator. Sampling uses the generator (its EMA when trained with ema > 0)."""
 

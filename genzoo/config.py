@@ -286,9 +286,7 @@ def coerce(value: Any, tp: Any, key: str = "value") -> Any:
             return tp(**value)
         return value
     except (ValueError, TypeError):
-        name = getattr(tp, "__name__", str(tp))
-        if tp is bool:  # say which words are read as a bool
-            raise GenzooError(f"{key} must be bool (true or false), got {value!r}") from None
+        name = "bool (true or false)" if tp is bool else getattr(tp, "__name__", str(tp))
         raise GenzooError(f"{key} must be {name}, got {value!r}") from None
 
 

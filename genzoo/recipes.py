@@ -114,20 +114,24 @@ def standard_recipes(
     gpu_overrides: Mapping[str, Any] | None = None,
     what: str = "samples",
     cpu_precision: str = "fp32",
+    cpu_overrides: Mapping[str, Any] | None = None,
 ) -> tuple[ReferenceRecipe, ...]:
     """The zoo's usual recipes for an image generator: ``<data>-<M>min-cpu`` on each of
     ``datasets`` (equal CPU time for every family), and GPU recipes on data genzoo does not
     ship, for each name in ``gpu``: ``cifar10-32px-<M>min-gpu`` (class subfolders give labels)
     and ``celeba-64px-<M>min-gpu`` (bf16, image folders under data/). ``what`` names what the
     purpose lines talk about. ``cpu_precision``: the CPU recipes' autocast precision (bf16
-    where a family measured faster without losing quality on CPUs with bf16 units)."""
+    where a family measured faster without losing quality on CPUs with bf16 units).
+    ``overrides`` apply to every recipe, ``cpu_overrides`` and ``gpu_overrides`` on top of them
+    to the CPU or the GPU recipes only."""
     ov = dict(overrides or {})
+    cpu_ov = {**ov, **dict(cpu_overrides or {})}
     n = {"digits": 1000, "fashion-mnist": 5000, **dict(eval_n or {})}
     out = [
         ReferenceRecipe(
             f"{d}-{cpu_minutes}min-cpu", d,
             f"{what} of {d} in {cpu_minutes} CPU-minutes" + (f", {cpu_precision}" if cpu_precision != "fp32" else ""),
-            max_time=f"{cpu_minutes}m", overrides=ov, sampler=sampler, eval_n=n.get(d, 2000), precision=cpu_precision,
+            max_time=f"{cpu_minutes}m", overrides=cpu_ov, sampler=sampler, eval_n=n.get(d, 2000), precision=cpu_precision,
         )
         for d in datasets
     ]

@@ -15,8 +15,6 @@ GRAY = f"{F}/gray.png"
 SEED_RANGE = "--seed must be a whole number from 0 to 9223372036854775807"
 
 ROWS: list[tuple[str, list[str], str]] = [
-    ("train-spectral-norm-not-bool", ["train", "cgan", "--set", "d_spectral_norm=maybe", "--steps", "1"],
-     "d_spectral_norm must be bool (true or false), got 'maybe'"),
     # ---- train: data specs -------------------------------------------------------------
     ("cmd-train-folder-missing", ["train", "dcgan", "--data", "folder:{tmp}/nope[1]", "--out", "{tmp}/r"],
      "nope[1]' does not exist"),
@@ -43,6 +41,8 @@ ROWS: list[tuple[str, list[str], str]] = [
      "--task and --direction are for image-to-image families"),
     ("cmd-train-unknown-task", ["train", "pix2pix", "--task", "sharpen", "--out", "{tmp}/r"], "unknown task 'sharpen'"),
     # ---- train: --set, --config, numbers, outputs -----------------------------------------
+    ("train-spectral-norm-not-bool", ["train", "cgan", "--set", "d_spectral_norm=maybe", "--steps", "1"],
+     "d_spectral_norm must be bool (true or false), got 'maybe'"),
     ("cmd-train-set-unknown-key", ["train", "dcgan", "--set", "g_widht=8", "--out", "{tmp}/r"], "g_widht"),
     ("cmd-train-set-wrong-type", ["train", "dcgan", "--set", "lr=fast", "--out", "{tmp}/r"], "lr"),
     ("cmd-train-set-out-of-range", ["train", "dcgan", "--set", "g_width=0", "--out", "{tmp}/r"], "g_width must be"),

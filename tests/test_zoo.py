@@ -94,6 +94,10 @@ def test_reference_recipe_checks_its_fields():
     assert names == ["digits-7min-cpu", "fashion-mnist-7min-cpu", "celeba-64px-30min-gpu"]
     with pytest.raises(GenzooError, match="no standard GPU recipe"):
         standard_recipes(gpu=("imagenet",))
+    cpu, gpu = standard_recipes(datasets=("digits",), gpu=("celeba",), overrides={"lr": 1e-3},
+                                cpu_overrides={"dropout": 0.0}, gpu_overrides={"width": 64})
+    assert cpu.overrides == {"lr": 1e-3, "dropout": 0.0}  # cpu_overrides reach the CPU recipes only
+    assert gpu.overrides == {"image_size": 64, "lr": 1e-3, "width": 64}
 
 
 def test_unknown_recipe_suggests_close_names():

@@ -451,10 +451,9 @@ class DiffusionFamily(Family):
     # too (DDIM-50 at about 5 img/s on a 2-core CPU), so the CPU evaluations draw fewer images.
     # On a CPU budget: one residual block per level and no dropout, 1.7x the steps of the default
     # U-Net in 30 minutes; on Fashion-MNIST FID 1.81 -> 1.18 (docs/diffusion.md). The GPU recipes
-    # keep the size defaults (0 = chosen by image size) and dropout 0.1.
+    # keep the size defaults and dropout.
     reference_recipes = standard_recipes(cpu_minutes=30, eval_n={"digits": 500, "fashion-mnist": 1000},
-                                         overrides={"num_res_blocks": 1, "dropout": 0.0},
-                                         gpu_overrides={"num_res_blocks": 0, "dropout": 0.1})
+                                         cpu_overrides={"num_res_blocks": 1, "dropout": 0.0})
     image_sizes = (16, 28, 32, 64, 128, 256)
     image_size_rule = "any side; the U-Net halves it while it stays even (to 4 px, from 128 px to 8 px)"
 
