@@ -303,16 +303,16 @@ def finish_run(entry: Entry, run_dir: str | Path, *, budget: str | None = None, 
 def _metric_results(real: Tensor, fake: Tensor, seed: int = 0) -> dict[str, float]:
     """FID, KID (mean and std), precision, recall, density, coverage from features (N, D)."""
     from genzoo.metrics.stats import (  # here: only evaluation needs them (genzoo.metrics loads scipy)
-        frechet_distance, gaussian_stats, kernel_inception_distance, precision_recall_density_coverage,
+        frechet_distance, gaussian_stats, kid_estimate, precision_recall_density_coverage,
     )
 
     mu1, s1 = gaussian_stats(real)
     mu2, s2 = gaussian_stats(fake)
-    m = min(1000, len(real), len(fake))
-    kid, kid_std = kernel_inception_distance(real, fake, subsets=100, subset_size=m, seed=seed)
+    kid, kid_std, _, _ = kid_estimate(real, fake, subsets=100, subset_size=1000, seed=seed)
     k = min(3, len(real) - 1, len(fake) - 1)
     prdc = precision_recall_density_coverage(real, fake, k_pr=k, k_dc=min(5, len(real) - 1, len(fake) - 1))
-    return {"fid": frechet_distance(mu1, s1, mu2, s2), "kid": kid, "kid_std": kid_std, **prdc}
+    return {"fid": frechet_distance(mu1, s1, mu2, s2), "kid": kid,
+            "kid_std": float("nan") if kid_std is None else kid_std, **prdc}
 
 
 def evaluate_run(model: GenerativeModel, entry: Entry, *, n: int, device: str = "cpu", seed: int = 0,
@@ -488,22 +488,26 @@ def render_table(entries: list[Entry], results: dict[str, dict[str, Any]]) -> st
         "(variety) and coverage are in [0, 1], higher is better. *Own metric* is the family's own",
         "measure: held-out bits/dim for models with a likelihood (exact for the flow, the negative",
         "ELBO for VAEs), label accuracy by the shipped classifier for conditional models, PSNR",
-        "against held-out targets for paired translation. Image-to-image families are scored on",
-        "translations of held-out test images. Wall time is the training's; CPU results were measured",
-        "on the hardware named in the row, which may have been shared with other work.",
+        "against held-out targets for paired translation. The two bits/dim do not compare: the",
+        "flow's is a density over 8-bit pixels, a VAE's (Bernoulli likelihood, the default) scores",
+        "gray values in [0, 1] as probabilities. Image-to-image families are scored on",
+        "translations of held-out test images. *Evaluated* is the number of generated images the",
+        "metrics saw (FID is biased upwards for smaller numbers). Wall time is the training's; CPU",
+        "results were measured on the hardware named in the row, which may have been shared with",
+        "other work.",
         "",
     ]
     for d in order:
         lines += [f"## {d}", "",
-                  "| recipe | FID | KID | precision | recall | coverage | own metric | steps | images seen "
-                  "| wall time | hardware | command |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+                  "| recipe | FID | KID | precision | recall | coverage | own metric | evaluated | steps "
+                  "| images seen | wall time | hardware | command |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for e in by_data[d]:
             res = results.get(e.name)
             if res is None:
                 note = f"not measured ({e.recipe.budget_text}, {e.recipe.hardware}"
                 note += f"; needs {e.recipe.needs})" if e.recipe.needs else ")"
-                lines.append(f"| `{e.name}` | {_cell(note)} | | | | | | | | | | `genzoo zoo run {e.name}` |")
+                lines.append(f"| `{e.name}` | {_cell(note)} | | | | | | | | | | | `genzoo zoo run {e.name}` |")
                 continue
             m = res.get("metrics") or {}
             own = res.get("own_metric")
@@ -511,10 +515,12 @@ def render_table(entries: list[Entry], results: dict[str, dict[str, Any]]) -> st
             kid = _num(m.get("kid"), 4)
             if m.get("kid_std") is not None:
                 kid += f" ± {_num(m.get('kid_std'), 4)}"
+            n_gen = (res.get("evaluation") or {}).get("num_generated")
+            evaluated = f"{int(n_gen):,}" if n_gen is not None else "–"
             budget = res.get("budget") or {}
             name = f"`{e.name}`" + ("" if budget.get("full", True) else f" (shortened: {budget.get('used')})")
             cells = [name, _num(m.get("fid"), 2), kid, _num(m.get("precision")), _num(m.get("recall")),
-                     _num(m.get("coverage")), own_s, f"{int(res.get('steps', 0)):,}",
+                     _num(m.get("coverage")), own_s, evaluated, f"{int(res.get('steps', 0)):,}",
                      f"{int(res.get('images_seen', 0)):,}", _duration(res.get("wall_time_s")),
                      str(res.get("hardware", "–")), f"`{res.get('command', '')}`"]
             lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")

@@ -70,6 +70,21 @@ def test_kid_matches_the_unbiased_mmd_formula():
     assert std > 0
 
 
+
+def test_kid_estimate_gives_no_std_when_a_subset_would_be_a_whole_side():
+    x, y = _features(60, 10, 0.0, 4), _features(50, 10, 0.2, 5)
+    # more images than the subset size on both sides: the subsets' mean and spread
+    assert stats.kid_estimate(x, y, subsets=5, subset_size=10, seed=0)[:2] == \
+        stats.kernel_inception_distance(x, y, subsets=5, subset_size=10, seed=0)
+    # 50 generated, subsets of 50: every subset holds the same 50, so one estimate and no std
+    kid, std, n_real, n_fake = stats.kid_estimate(x, y, subsets=5, subset_size=50, seed=0)
+    assert std is None and (n_real, n_fake) == (50, 50)
+    assert kid == stats.kid_estimate(x, y, subsets=5, subset_size=50, seed=0)[0]  # the 50 real are seeded
+    kid, std, n_real, n_fake = stats.kid_estimate(x[:40], y, subsets=5, subset_size=50, seed=0)
+    assert (kid, std, n_real, n_fake) == (stats.mmd2_unbiased(x[:40], y), None, 40, 50)  # all of both
+    with pytest.raises(GenzooError, match="at least 2"):
+        stats.kid_estimate(x[:1], y)
+
 def test_prdc_matches_a_brute_force_implementation_of_the_definitions():
     real, fake = _features(80, 6, 0.0, 6), _features(70, 6, 0.15, 7)
     r, f = real.double().numpy(), fake.double().numpy()

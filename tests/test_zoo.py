@@ -199,6 +199,21 @@ def test_every_family_runs_its_digits_recipe(tmp_path, name, own_key):
         assert "exact" in res["own_metric"]["name"]
     if name.startswith(("pix2pix/", "cyclegan/")):
         assert res["evaluation"]["kind"] == "translations"
+        assert res["metrics"]["kid_std"] is None  # 16 translations: one KID estimate, no spread
+
+
+def test_translation_metrics_give_kid_a_std_only_with_more_images_than_a_subset():
+    import torch
+
+    from genzoo.metrics.stats import mmd2_unbiased
+    from genzoo.zoo import _metric_results
+
+    g = torch.Generator().manual_seed(0)
+    real, fake = torch.randn(1200, 8, generator=g), torch.randn(1100, 8, generator=g) + 0.1
+    m = _metric_results(real[:300], fake[:300])  # subsets of 1000 would be all 300, every time
+    assert math.isnan(m["kid_std"]) and m["kid"] == mmd2_unbiased(real[:300], fake[:300])
+    m = _metric_results(real, fake)
+    assert m["kid_std"] > 0 and 0 <= m["precision"] <= 1
 
 
 # ------------------------------------------------------------------------------------------
@@ -215,6 +230,7 @@ def write_result(results: Path, name: str, *, fid: float, own: tuple[str, str, f
         "metrics": {"fid": fid, "kid": fid / 1000, "kid_std": 0.0001, "precision": 0.5, "recall": 0.25,
                     "density": 0.9, "coverage": 0.75},
         "own_metric": ({"key": own[0], "name": own[1], "value": own[2], "better": "lower"} if own else None),
+        "evaluation": {"kind": "samples", "num_generated": 5000, "num_reference": 5000},
         "steps": 3300, "images_seen": 211200, "wall_time_s": 600.4, "hardware": "CPU: Test CPU, 2 threads",
         "command": f"genzoo zoo run {name}", "date": "2026-11-30",
     }
@@ -225,8 +241,13 @@ def write_result(results: Path, name: str, *, fid: float, own: tuple[str, str, f
 
 
 def fixture_results(results: Path) -> None:
+    from genzoo.zoo import result_path
+
     write_result(results, "dcgan/fashion-mnist-10min-cpu", fid=7.25)
-    write_result(results, "vae/fashion-mnist-10min-cpu", fid=21.5, own=("bits_per_dim", "bits/dim, held-out", 0.456))
+    vae = write_result(results, "vae/fashion-mnist-10min-cpu", fid=21.5, own=("bits_per_dim", "bits/dim, held-out", 0.456))
+    del vae["evaluation"]
+    vae["metrics"]["kid_std"] = None
+    result_path(results, vae["recipe"]).write_text(json.dumps(vae))
     write_result(results, "gan/digits-10min-cpu", fid=3.125, full=False)
 
 
@@ -245,10 +266,11 @@ def test_table_is_generated_from_the_stored_results(tmp_path):
         assert any(line.startswith(f"| `{fam}/") for line in rows), fam
     dcgan = next(line for line in rows if line.startswith("| `dcgan/fashion-mnist-10min-cpu`"))
     cells = [c.strip() for c in dcgan.strip("|").split("|")]
-    assert cells[1:] == ["7.25", "0.0073 ± 0.0001", "0.500", "0.250", "0.750", "–", "3,300", "211,200",
+    assert cells[1:] == ["7.25", "0.0073 ± 0.0001", "0.500", "0.250", "0.750", "–", "5,000", "3,300", "211,200",
                          "10.0 min", "CPU: Test CPU, 2 threads", "`genzoo zoo run dcgan/fashion-mnist-10min-cpu`"]
     vae = next(line for line in rows if line.startswith("| `vae/fashion-mnist-10min-cpu`"))
-    assert "0.456 bits/dim, held-out" in vae
+    assert "0.456 bits/dim, held-out" in vae and "| 0.0215 |" in vae  # no std stored: none shown
+    assert "| – | 3,300 |" in vae  # a result without its evaluation protocol: evaluated unknown
     unmeasured = next(line for line in rows if line.startswith("| `gan/fashion-mnist-10min-cpu`"))
     assert "not measured (10m, cpu)" in unmeasured
     gpu = next(line for line in text.splitlines() if line.startswith("| `dcgan/celeba-64px-30min-gpu`"))

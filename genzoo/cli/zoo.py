@@ -119,8 +119,8 @@ def push_cmd(name_or_run: str, org: str, private: bool, revision: str | None) ->
 @click.option("--check", is_flag=True, help="Write nothing; fail if the file differs from what the results give.")
 def table_cmd(results: str | None, out: str | None, check: bool) -> None:
     """Regenerate docs/zoo.md from the stored results: per dataset, every recipe with FID, KID,
-    precision, recall, coverage, its own metric, steps, images seen, wall time, hardware and
-    command; a recipe without a result is shown as "not measured"."""
+    precision, recall, coverage, its own metric, images evaluated, steps, images seen, wall time,
+    hardware and command; a recipe without a result is shown as "not measured"."""
     from genzoo.zoo import default_results_dir, load_results, matching, render_table, write_table  # here: torch
 
     rdir = Path(results) if results else default_results_dir()

@@ -16,9 +16,8 @@ from genzoo.metrics.stats import (
     frechet_distance,
     gaussian_stats,
     inception_score,
-    kernel_inception_distance,
+    kid_estimate,
     knn,
-    mmd2_unbiased,
     precision_recall_density_coverage,
 )
 from genzoo.registry import register_metric
@@ -47,23 +46,14 @@ class KID(Metric):
 
     def compute(self, ctx: EvalContext) -> list[Result]:
         real, fake = ctx.reference.features, ctx.fake_features
-        n, m = min(len(real), len(fake)), self.subset_size
-        if n < 2:
-            raise GenzooError("KID needs at least 2 real and 2 generated images")
-        if n <= m:
-            # Subsets as large as a whole side are all that side: their spread would print as a
-            # meaningless (or one-sided) std. One unbiased estimate instead, on every image of
-            # the smaller side and a seeded subset of at most m of the other, and no std.
-            gen = torch.Generator().manual_seed(ctx.seed)
-            real, fake = (f if len(f) <= m else f[torch.randperm(len(f), generator=gen)[:m].to(f.device)]
-                          for f in (real, fake))
-            why = (f"one estimate on {len(fake)} generated and {len(real)} real images, no std: with {n} images "
-                   f"(at most the subset size {m}) every subset would hold the same images; "
-                   f"give -n and --n-ref above {m} for a mean and std over {self.subsets} subsets")
+        m = self.subset_size
+        mean, std, n_real, n_fake = kid_estimate(real, fake, subsets=self.subsets, subset_size=m, seed=ctx.seed)
+        if std is None:
+            why = (f"one estimate on {n_fake} generated and {n_real} real images, no std: with "
+                   f"{min(len(real), len(fake))} images (at most the subset size {m}) every subset would hold "
+                   f"the same images; give -n and --n-ref above {m} for a mean and std over {self.subsets} subsets")
             proto = ctx.protocol(f"{why}; kernel (x.y/d + 1)^3, seed {ctx.seed}")
-            return [Result("kid", mmd2_unbiased(real, fake), ctx.named("KID"), proto, note=f"KID: {why}")]
-        mean, std = kernel_inception_distance(real, fake, subsets=self.subsets, subset_size=self.subset_size,
-                                              seed=ctx.seed)
+            return [Result("kid", mean, ctx.named("KID"), proto, note=f"KID: {why}")]
         proto = ctx.protocol(f"{self.subsets} subsets of {self.subset_size}, kernel (x.y/d + 1)^3, seed {ctx.seed}")
         return [Result("kid", mean, ctx.named("KID"), proto, std=std)]
 

@@ -95,6 +95,28 @@ def kernel_inception_distance(
     return float(t.mean()), float(t.std(unbiased=False)) if len(vals) > 1 else 0.0
 
 
+
+def kid_estimate(real: Tensor, fake: Tensor, *, subsets: int = 100, subset_size: int = 1000,
+                 seed: int = 0) -> tuple[float, float | None, int, int]:
+    """KID as genzoo reports it, from features real (N, D) and fake (M, D).
+
+    With more than ``subset_size`` images on both sides: mean and std over ``subsets`` random
+    subsets (:func:`kernel_inception_distance`). Otherwise subsets as large as a whole side would
+    all be that side and their spread would read as a meaningless std of 0, so: one unbiased
+    estimate on every image of the smaller side and a seeded subset of at most ``subset_size``
+    of the other, with std None. Returns (kid, std, real images used, fake images used).
+    """
+    n = min(real.shape[0], fake.shape[0])
+    if n < 2:
+        raise GenzooError("KID needs at least 2 real and 2 generated images")
+    if n > subset_size:
+        mean, std = kernel_inception_distance(real, fake, subsets=subsets, subset_size=subset_size, seed=seed)
+        return mean, std, subset_size, subset_size
+    gen = torch.Generator().manual_seed(seed)
+    real, fake = (f if len(f) <= subset_size else f[torch.randperm(len(f), generator=gen)[:subset_size].to(f.device)]
+                  for f in (real, fake))
+    return mmd2_unbiased(real, fake), None, real.shape[0], fake.shape[0]
+
 # ------------------------------------------------------------------------------------------
 # Inception Score (Salimans et al. 2016)
 # ------------------------------------------------------------------------------------------
