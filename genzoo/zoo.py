@@ -349,7 +349,7 @@ def evaluate_run(model: GenerativeModel, entry: Entry, *, n: int, device: str = 
     if own is None and has_capability(model, HasLikelihood):
         own = _heldout_bits_per_dim(model, data, n=min(n, 1000), seed=seed, data_dir=data_dir)
     if own is None and has_capability(model, ConditionalOnLabels) and model.is_conditional:
-        own = _label_accuracy(model, data, n=n, seed=seed, spec=spec)
+        own = _label_accuracy(model, data, n=n, seed=seed, spec=spec, sampler=entry.recipe.sampler)
     if own is not None:
         card.append({"metric": own["key"], "value": own["value"], "name": own["name"], "protocol": own["protocol"],
                      "dataset": data, "split": own.get("split", "test")})
@@ -384,8 +384,10 @@ def _heldout_bits_per_dim(model: GenerativeModel, data: str, *, n: int, seed: in
             "protocol": f"{len(x)} {data} test images, {kind}", "split": "test"}
 
 
-def _label_accuracy(model: GenerativeModel, data: str, *, n: int, seed: int, spec: str) -> dict[str, Any] | None:
-    """Share of samples drawn for class k that the data's classifier calls k."""
+def _label_accuracy(model: GenerativeModel, data: str, *, n: int, seed: int, spec: str,
+                    sampler: str | None = None) -> dict[str, Any] | None:
+    """Share of samples drawn for class k (with the recipe's ``sampler``, as the other metrics)
+    that the data's classifier calls k."""
     from genzoo.metrics.extractors import get_extractor  # here: only evaluation loads the classifier
 
     ex = get_extractor(spec)
@@ -393,7 +395,7 @@ def _label_accuracy(model: GenerativeModel, data: str, *, n: int, seed: int, spe
         return None
     k = model.config.num_classes
     labels = torch.arange(n) % k
-    images = model.sample(n, seed=seed, labels=labels)
+    images = model.sample(n, seed=seed, labels=labels, sampler=sampler)
     _, logits = ex.extract(images)
     if logits is None or logits.shape[1] != k:
         return None

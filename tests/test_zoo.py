@@ -182,6 +182,23 @@ def test_own_metric_of_a_conditional_model_is_label_accuracy(tmp_path):
     own = res["own_metric"]
     assert own["key"] == "label_accuracy" and own["name"] == "label accuracy (digits classifier)"
     assert 0.0 <= own["value"] <= 1.0
+    # label accuracy scores the recipe's sampler, as the other metrics do
+    import torch
+
+    from genzoo import zoo
+    from genzoo.hub import load_from_dir
+    from genzoo.metrics.extractors import get_extractor
+    model = load_from_dir(tmp_path / "run")
+    labels = torch.arange(40) % 10
+    _, logits = get_extractor("digits").extract(
+        model.sample(40, seed=0, labels=labels, sampler="truncated-normal", truncation=1.0))
+    want = float((logits.argmax(1) == labels).float().mean())
+    seen = []
+    sample = model.sample
+    model.sample = lambda *a, **kw: seen.append(kw.get("sampler")) or sample(*a, **kw)
+    got = zoo._label_accuracy(model, "digits", n=40, seed=0, spec="digits", sampler="truncated-normal")
+    assert seen == ["truncated-normal"] and got["value"] == want
+    assert zoo._label_accuracy(model, "digits", n=40, seed=0, spec="digits")["value"] == own["value"]
 
 
 @pytest.mark.slow
