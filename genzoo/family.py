@@ -254,7 +254,7 @@ class LatentModel(GenerativeModel):
                 + (f": it needs {needs}" if needs else "")
                 + f" (usable: {', '.join(self.sampler_names())})"
             )
-        s.check_options(kwargs)  # `--opt foo=1` is refused, not silently dropped
+        kwargs = s.check_options(kwargs)  # `--opt foo=1` is refused, not silently dropped; values typed
         return s.latents(self, n, gen, **kwargs)
 
     def _sample_batch(self, noise: Tensor, labels: Tensor | None, **kwargs: Any) -> Tensor:

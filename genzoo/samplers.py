@@ -7,6 +7,7 @@ fixes the result on any device. Diffusion samplers (whole trajectories) register
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
 
 import torch
@@ -15,6 +16,8 @@ from torch import Tensor, nn
 from genzoo.capabilities import DecodesLatents, EncodesImages, HasLatentMixture, has_capability
 from genzoo.errors import GenzooError
 from genzoo.registry import register_sampler
+
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
 class Sampler:
@@ -27,10 +30,14 @@ class Sampler:
     requires: ClassVar[str] = ""
     #: option -> hint added to the error when this sampler refuses it
     refused_hints: ClassVar[dict[str, str]] = {}
+    #: option -> float, int, bool or str: text given as ``--opt KEY=VALUE`` is converted to it,
+    #: and a value that is not one is refused (options not named here pass unchanged)
+    option_types: ClassVar[dict[str, type]] = {}
 
-    def check_options(self, opts: Any, *, flags: bool = False) -> None:
+    def check_options(self, opts: Any, *, flags: bool = False) -> dict[str, Any]:
         """Refuse option names this sampler does not take, naming them as CLI flags (``--steps``)
-        when ``flags``, else as options, and listing the ones it does take."""
+        when ``flags``, else as options, and listing the ones it does take. Returns the options
+        with their values converted to ``option_types``."""
         bad = [k for k in opts if k not in self.options]
         if bad:
             what = f"--{bad[0]}" if flags else f"option '{bad[0]}'"
@@ -38,6 +45,30 @@ class Sampler:
             raise GenzooError(
                 f"sampler '{self.name}' takes no {what}{hint}; its options: {', '.join(self.options) or 'none'}"
             )
+        return {k: self._typed(k, v, flags) for k, v in opts.items()}
+
+    def _typed(self, key: str, value: Any, flags: bool) -> Any:
+        kind = self.option_types.get(key)
+        if kind is None or value is None:
+            return value
+        if kind is str:
+            return str(value)  # the sampler names the text it accepts (an unknown spacing, say)
+        if kind is bool:
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in _TRUE + _FALSE:
+                return text in _TRUE
+        elif not isinstance(value, bool):  # True is not a number of steps
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                number = math.nan
+            if math.isfinite(number) and (kind is float or number.is_integer()):
+                return kind(number)
+        what = f"--{key}" if flags else f"option '{key}'"
+        must = {float: "a finite number", int: "a whole number", bool: "true or false"}[kind]
+        raise GenzooError(f"sampler '{self.name}' {what} must be {must}, got '{value}'")
 
     def supports(self, model: Any) -> bool:
         """Whether this sampler can draw ``model``'s latents: latent samplers need a model that
@@ -65,6 +96,7 @@ class TruncatedNormalSampler(Sampler):
 
     description = "N(0, I) truncated at |z| <= truncation (resample or clamp)"
     options = ("truncation", "truncation_mode")
+    option_types = {"truncation": float, "truncation_mode": str}
 
     def latents(self, model: Any, n: int, gen: torch.Generator, *, truncation: float = 1.0,
                 truncation_mode: str = "resample", **opts: Any) -> Tensor:

@@ -182,3 +182,24 @@ def test_gmm_samples_are_closer_to_the_data_than_prior_samples(vae_run):
           f"test images {floor:.1f}")
     assert fd["gmm"] < 0.8 * fd["normal"]
     assert floor < fd["gmm"]
+
+
+def test_sampler_options_are_typed_from_text():
+    """`--opt KEY=VALUE` arrives as text or a CLI-parsed number; a sampler's option_types convert it,
+    and a value of the wrong kind is refused with the option's name."""
+    trunc = samplers.get("truncated-normal")
+    assert trunc.check_options({"truncation": "1.5", "truncation_mode": "clamp"}) == {
+        "truncation": 1.5, "truncation_mode": "clamp"}
+    assert type(trunc.check_options({"truncation": 2})["truncation"]) is float
+    for bad in ("abc", "nan", "inf", True):
+        with pytest.raises(GenzooError, match=f"option 'truncation' must be a finite number, got '{bad}'"):
+            trunc.check_options({"truncation": bad})
+    ddim = samplers.get("ddim")
+    assert ddim.check_options({"steps": "20", "clip": "false", "eta": 0, "spacing": 3}) == {
+        "steps": 20, "clip": False, "eta": 0.0, "spacing": "3"}
+    assert ddim.check_options({"steps": 20.0, "clip": "ON"}) == {"steps": 20, "clip": True}
+    with pytest.raises(GenzooError, match="option 'steps' must be a whole number, got '2.5'"):
+        ddim.check_options({"steps": 2.5})
+    with pytest.raises(GenzooError, match=r"--clip must be true or false, got 'maybe'"):
+        ddim.check_options({"clip": "maybe"}, flags=True)
+    assert samplers.get("normal").check_options({}) == {}

@@ -210,16 +210,12 @@ class DiffusionModel(GenerativeModel):
         """Check a sampling request; its timesteps are computed here, once per call."""
         s = self.get_sampler(sampler)
         opts = {k: v for k, v in opts.items() if v is not None}
-        s.check_options(opts)
-        g = float(opts.get("guidance", 1.0))
+        opts = s.check_options(opts)
+        g = opts.get("guidance", 1.0)
         if g != 1.0 and not self.is_conditional:
             raise GenzooError("guidance needs a class-conditional model; this one was trained without labels (drop --guidance)")
         if g < 0:
             raise GenzooError(f"guidance must be >= 0 (1 = plain conditional, 0 = unconditional), got {g}")
-        if "steps" in opts:
-            opts["steps"] = int(opts["steps"])
-        if "clip" in opts and isinstance(opts["clip"], (str, int)):
-            opts["clip"] = str(opts["clip"]).lower() in ("1", "true", "yes", "on")
         return _Plan(s, s.timesteps(self, **opts), opts)  # bad steps or spacing fail here, before any work
 
     def _sample_all(self, n: int, gen: torch.Generator, labels: Tensor | None, *, sampler: str | None,

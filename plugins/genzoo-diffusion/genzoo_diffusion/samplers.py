@@ -101,6 +101,9 @@ class DiffusionSampler(Sampler):
     """
 
     options: ClassVar[tuple[str, ...]] = ("guidance", "clip")
+    #: every diffusion sampler's option types; each sampler takes the ones in its ``options``
+    option_types: ClassVar[dict[str, type]] = {"guidance": float, "clip": bool, "steps": int, "eta": float,
+                                               "spacing": str}
 
     def supports(self, model: Any) -> bool:
         return is_diffusion(model)
